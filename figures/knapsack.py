@@ -77,7 +77,8 @@ def fig_subsampling_groups(res: Result) -> "plt.Figure":
 
 
 def fig_train(res: Result) -> "plt.Figure":
-    """Memorised fraction vs mixing ratio per size; web loss vs N; critical ratio vs N with the -(alpha+1) line."""
+    """Memorised fraction vs mixing ratio per size; web loss vs N; critical ratio vs N with the -(alpha+1) line and
+    the per-model knapsack prediction from the web loss."""
     a, s, c = res.arrays, res.scalars, res.config
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.7))
     ax, bx, cx = axes
@@ -92,7 +93,9 @@ def fig_train(res: Result) -> "plt.Figure":
            ylabel="memorised fraction (chance-corrected)", ylim=(-0.05, 1.05),
            title="Memorisation vs mixing ratio (cf. Fig. 2)")
     ax.legend(fontsize=7)
-    bx.plot(N, a["web_loss_r0"], "o", color="C0", label="web loss (lowest r)")
+    for j in range(a["web_loss"].shape[1]):
+        bx.plot(N, a["web_loss"][:, j], ".", color="0.7", ms=3, label="each run" if j == 0 else None)
+    bx.plot(N, a["web_loss_f2"], "o", color="C0", label=f"F2: median over r <= {c['web_ratio_max']:g}")
     wf = s["web_fit"]
     if np.isfinite(wf["slope"]):
         xs = np.geomspace(N.min() / 1.2, N.max() * 1.2, 20)
@@ -103,6 +106,7 @@ def fig_train(res: Result) -> "plt.Figure":
     rt = a["r_thres"]
     ok = np.isfinite(rt)
     cx.plot(N[ok], rt[ok], "o", color="C0", label="measured r_thres")
+    cx.plot(N, a["r_thres_knapsack"], "s", mfc="none", color="C3", label="knapsack, from F2 alone")
     sl = s["slope_rthres"]
     if ok.sum() >= 2 and np.isfinite(sl["slope"]):
         xs = np.geomspace(N.min() / 1.2, N.max() * 1.2, 20)

@@ -22,6 +22,16 @@ def test_shapes_and_parameter_count():
     assert n_params(m) == 11 * 16 + 12 * 16 + 11 * 16 + 32 + 2 * per_block
 
 
+def test_selected_positions_give_the_same_logits_as_the_full_output():
+    m = _model()
+    x = torch.randint(0, 11, (4, 9), generator=torch.Generator().manual_seed(0))
+    select = torch.rand(4, 9, generator=torch.Generator().manual_seed(1)) < 0.4
+    full = m(x)
+    part = m(x, select)
+    assert part.shape == (int(select.sum()), 11)
+    assert torch.allclose(part, full[select], atol=1e-6)
+
+
 def test_causal_future_tokens_do_not_change_past_logits():
     m = _model()
     a = torch.randint(0, 11, (2, 10), generator=torch.Generator().manual_seed(0))

@@ -10,13 +10,14 @@ from sims.engine.cli import main
 from sims.knapsack import BY_NAME, DEFAULT, PHASE, TRAIN
 from sims.knapsack.data import (BIO, WEB, bio_sequences, eval_web, make_world, mixed_batch, sample_keys,
                                 zipf_probs)
-from sims.knapsack.train import chance_corrected, critical_ratio_from_curve, lr_at
+from sims.knapsack.train import (chance_corrected, critical_ratio_from_curve, f2_estimate,
+                                 knapsack_ratio_from_web_loss, lr_at)
 from theory import knapsack as K
 
 
 def _world(seed=0, zipf=1.5):
-    return make_world(rng(seed, "w"), n_people=12, n_first=4, n_last=4, n_attrs=3, n_templates=2, n_values=4,
-                      n_keys=60, n_alphabet=10, n_web_values=8, zipf=zipf, facts_per_web=3)
+    return make_world(rng(seed, "w"), n_people=12, n_attrs=3, n_templates=2, n_values=4, n_keys=60, n_alphabet=10,
+                      zipf=zipf, facts_per_web=3)
 
 
 def test_biographies_render_every_attribute_with_its_template_and_value():
@@ -29,11 +30,47 @@ def test_biographies_render_every_attribute_with_its_template_and_value():
         assert sorted(attr) == list(range(w.n_attrs))  # every attribute once, in some order
         vals = toks[i, 4:w.bio_len:2] - w.o_value
         assert np.array_equal(vals, w.attrs[i, attr])
-    # names distinct; every value held by the same number of people (chance level 1/n_values)
-    assert len({tuple(n) for n in w.names}) == w.n_people
+    # names are alphabet tokens, distinct from each other and from every web key (no private name tokens)
+    assert np.all((toks[:, 1:3] >= w.o_alpha) & (toks[:, 1:3] < w.o_value))
+    pairs = {tuple(n) for n in w.names}
+    assert len(pairs) == w.n_people and not pairs & {tuple(k) for k in w.keys}
+    # every value held by the same number of people: the person-blind guess is right with probability 1/n_values
     for a in range(w.n_attrs):
         assert np.all(np.bincount(w.attrs[:, a], minlength=w.n_values) == w.n_people // w.n_values)
+    assert w.chance == pytest.approx(1 / w.n_values)
     assert toks.max() < w.vocab_size
+
+
+def test_multi_token_values_spell_the_attribute_in_base_n_values():
+    w = make_world(rng(3, "w"), n_people=10, n_attrs=2, n_templates=3, n_values=4, n_keys=40, n_alphabet=8,
+                   zipf=1.5, facts_per_web=2, value_tokens=3)
+    assert w.bio_len == 3 + 4 * 2 and w.bits_per_person == 2 * 3 * 2 and w.n_attr_values == 64
+    assert w.chance == pytest.approx(1 / 10)      # distinct values per attribute: the best blind guess is 1 in 10
+    toks, mask = bio_sequences(w, np.arange(w.n_people), rng(0, "b"))
+    assert mask.sum() == w.n_people * w.n_attrs * 3
+    for i in range(w.n_people):
+        attr = (toks[i, 3:w.bio_len:4] - w.o_tmpl) // w.n_templates
+        digits = np.stack([toks[i, 4 + j:w.bio_len:4] - w.o_value for j in range(3)], axis=1)
+        assert np.array_equal(digits @ np.array([16, 4, 1]), w.attrs[i, attr])
+        # the mask marks the template and the first two value tokens: the positions predicting a value token
+        assert np.array_equal(np.nonzero(mask[i])[0], [3, 4, 5, 7, 8, 9])
+
+
+def test_biographies_and_the_web_share_value_tokens_and_unbalanced_chance_is_exact():
+    w = _world()
+    web, m = eval_web(w, rng(0, "e"))[:2]
+    bio, bm = bio_sequences(w, np.arange(w.n_people), rng(0, "b"))
+    web_vals = web[:, 3:w.web_len:3]
+    bio_vals = bio[:, 4:w.bio_len:2]
+    for v in (web_vals, bio_vals):
+        assert v.min() >= w.o_value and v.max() < w.o_value + w.n_values
+    # fewer people than values: the best person-blind guess is right 1 time in n_people, not 1 in n_values
+    few = make_world(rng(1, "w"), n_people=3, n_attrs=2, n_templates=1, n_values=8, n_keys=10, n_alphabet=4,
+                     zipf=1.0, facts_per_web=2)
+    assert few.chance == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="n_people \\+ n_keys"):
+        make_world(rng(1, "w"), n_people=7, n_attrs=1, n_templates=1, n_values=2, n_keys=10, n_alphabet=4,
+                   zipf=1.0, facts_per_web=2)
 
 
 def test_mixture_and_web_frequencies():
@@ -62,15 +99,36 @@ def test_phase_experiment_agrees_with_theory():
 
 
 def test_helpers_of_the_training_sweep():
-    assert chance_corrected(0.25, 4) == pytest.approx(0.0) and chance_corrected(1.0, 4) == pytest.approx(1.0)
+    assert chance_corrected(0.25, 0.25) == pytest.approx(0.0) and chance_corrected(1.0, 0.25) == pytest.approx(1.0)
     assert critical_ratio_from_curve([0.01, 0.1], [0.0, 1.0], 0.5) == pytest.approx(np.sqrt(0.001))
     assert np.isnan(critical_ratio_from_curve([0.01, 0.1], [0.0, 0.2], 0.5))
     assert lr_at(0, 100, 1.0, 10) == pytest.approx(0.1) and lr_at(50, 100, 1.0, 10) == 1.0
     assert lr_at(99, 100, 1.0, 10) == pytest.approx(0.1)
 
 
-TINY = dict(sizes=(16,), ratios=(0.002, 0.5), steps=250, batch=32, lr=1e-2, warmup=10, n_people=4, n_first=2,
-            n_last=2, n_attrs=2, n_values=4, n_keys=64, n_alphabet=8, n_web_values=8)
+def test_f2_is_the_median_of_the_web_heavy_runs():
+    rows = np.array([[0.9, 0.5, 0.6, 3.0], [0.2, 0.3, 0.1, 3.0]])
+    ratios = [0.001, 0.01, 0.02, 0.5]
+    assert np.allclose(f2_estimate(ratios, rows, web_ratio_max=0.02), [0.6, 0.2])
+    assert np.allclose(f2_estimate(ratios, rows, web_ratio_max=0.0), [0.9, 0.2])       # lowest ratio only
+    assert np.allclose(f2_estimate(ratios, rows, [0.4, 0.0], web_ratio_max=0.0), [0.65, 0.1])
+
+
+def test_knapsack_ratio_inverts_the_all_or_nothing_web_loss():
+    q = zipf_probs(100, 1.5)
+    V, P, F = 16, 16, 3
+    for n in (1, 10, 60):
+        f2 = np.log(V) * q[n:].sum()              # the n most frequent keys stored, the rest unknown
+        r = knapsack_ratio_from_web_loss(f2, q, V, P, F)[0]
+        # at r the n-th and (n+1)-th keys bracket a biography fact's frequency
+        assert (1 - r) * F * q[n] <= r / P + 1e-15 <= (1 - r) * F * q[n - 1] + 1e-12
+    # a better web model stores rarer keys, so facts must be rarer to be dropped: the predicted ratio falls
+    rs = knapsack_ratio_from_web_loss([1.0, 0.5, 0.2], q, V, P, F)
+    assert rs[0] > rs[1] > rs[2]
+
+
+TINY = dict(sizes=(16,), ratios=(0.002, 0.5), steps=250, batch=32, lr=1e-2, warmup=10, n_people=4, n_attrs=2,
+            n_values=4, n_keys=56, n_alphabet=8)
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +159,8 @@ def test_bad_parameters_are_one_sentence_errors(capsys):
         TRAIN.config("quick", sizes=(9,), n_heads=2)
     with pytest.raises(ConfigError, match="n_people"):
         TRAIN.config("quick", n_people=1000)
+    with pytest.raises(ConfigError, match="weight_decay"):
+        TRAIN.config("quick", weight_decay=-0.1)
     with pytest.raises(ConfigError, match="log10_r"):
         PHASE.config("quick", log10_r=(-1.0, 0.5))
     assert main("knapsack", list(BY_NAME.values()), DEFAULT, "", ["phase", "--alpha", "-1", "--no-figure"]) == 2

@@ -82,11 +82,15 @@ class CausalTransformer(nn.Module):
         if isinstance(m, nn.Linear) and m.bias is not None:
             nn.init.zeros_(m.bias)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, select: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits [B, T, vocab_size]; with a boolean `select` [B, T], only the selected positions' logits
+        [n_selected, vocab_size] (in row-major order), skipping the output layer elsewhere."""
         t = tokens.shape[1]
         if t > self.max_len:
             raise ConfigError(f"sequence length {t} exceeds max_len={self.max_len}.")
         h = self.tok(tokens) + self.pos(torch.arange(t, device=tokens.device))
         for block in self.blocks:
             h = block(h)
+        if select is not None:
+            h = h[select]
         return self.head(self.ln_f(h))

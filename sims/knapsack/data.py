@@ -3,17 +3,30 @@
 Paper (Gu, Lyu, Li, Zhang, arXiv 2505.18091), Sec. 2 (SynBio) and Sec. 4 (the two-domain model). Our CPU-scale
 stand-ins keep what the theory needs and nothing else:
 
-* **Biographies** (domain 1, uniform exposure frequency): `n_people` individuals, each named by a pair of tokens
-  (first, last; drawn without replacement), with `n_attrs` attributes whose values are uniform over `n_values`
-  tokens. A biography renders all attributes in a fresh random order, each introduced by one of `n_templates`
-  template tokens of that attribute, re-sampled on every exposure (the paper's SynBio re-samples sentence
-  templates and their order the same way). Every person carries `n_attrs * log2(n_values)` bits.
 * **Web** (domain 2, power-law structure): `n_keys` facts "key -> value", a key being a pair of tokens from a
-  small alphabet (no fact owns private parameters, so facts compete for the shared capacity), its value uniform
-  over `n_web_values` tokens. Each web sequence holds `facts_per_web` facts whose keys are drawn with Zipf
-  probabilities q_k ∝ k^(-zipf). A learner that stores the most frequent keys first has web loss
-  sum_{k > n} q_k log(n_web_values) ~ n^(1 - zipf): a power law in capacity with exponent alpha = zipf - 1 [ours].
-  `zipf = 0` gives uniform keys: the web loss then falls linearly in the number of stored keys (the control).
+  small alphabet, its value uniform over `n_values` value tokens. Each web sequence holds `facts_per_web` facts
+  whose keys are drawn with Zipf probabilities q_k ∝ k^(-zipf). A learner that stores the most frequent keys
+  first has web loss sum_{k > n} q_k log(n_values) ~ n^(1 - zipf): a power law in capacity with exponent
+  alpha = zipf - 1 [ours]. `zipf = 0` gives uniform keys: the web loss then falls linearly in the number of
+  stored keys (the control).
+* **Biographies** (domain 1, uniform exposure frequency): `n_people` individuals, each named by a pair of tokens
+  of the same alphabet (pairs no web key uses), with `n_attrs` attributes. An attribute's value is a string of
+  `value_tokens` value tokens (the same tokens web values use), so it takes one of n_values**value_tokens
+  values, and recall is exact match of the whole string, as the paper scores multi-token attributes (a
+  birth city, a date). A biography renders all attributes in a fresh random order, each introduced by one of
+  `n_templates` template tokens of that attribute, re-sampled on every exposure (the paper's SynBio re-samples
+  sentence templates and their order the same way). Every person carries
+  `n_attrs * value_tokens * log2(n_values)` bits.
+
+Why names and values share the web's tokens: the knapsack model (Sec. 4) assumes one capacity shared by both
+domains. With private name tokens, each person's embedding is a parameter only biographies train, a store the web
+never competes for, and a small model then memorises biographies at any mixing ratio if trained long enough (we
+measured this before the change: chance-corrected recall 0.2 -> 0.47 from 3000 to 6000 steps far below the
+threshold). Sharing the alphabet and the value tokens leaves no parameter private to a domain except the few
+template and marker tokens. Why two-token values: with one-token values a fact the model half-knows is often
+right by argmax, and memorisation below the threshold crept up with longer training (chance-corrected 0.05 ->
+0.17 at twice the steps, 8x below the threshold); exact match of two tokens counts a fact only when it is stored
+(0.03 / 0.00 / 0.02 at twice the steps, three seeds, same setting).
 
 Training loss is taken at the value positions only (the names and keys are random draws whose loss is the same for
 every model), so "loss" below means the loss on fact values, in nats.
@@ -31,53 +44,39 @@ PAD, BIO, WEB = 0, 1, 2
 class World:
     """A fixed draw of the synthetic world: who the people are and what the web facts say.
 
-    Token layout: [PAD, BIO, WEB | first names | last names | templates (attr-major) | attribute values |
-    key alphabet | web values].
+    Token layout: [PAD, BIO, WEB | templates (attr-major) | alphabet | values]. People's names and web keys are
+    distinct pairs of alphabet tokens; attribute values and web values are the same value tokens.
     """
 
-    n_first: int
-    n_last: int
     n_attrs: int
     n_templates: int
-    n_values: int
     n_alphabet: int
-    n_web_values: int
+    n_values: int
+    value_tokens: int
     facts_per_web: int
-    names: np.ndarray        # (n_people, 2) first/last indices
-    attrs: np.ndarray        # (n_people, n_attrs) value indices
-    keys: np.ndarray         # (n_keys, 2) key alphabet indices, in order of decreasing frequency
-    key_values: np.ndarray   # (n_keys,) web value indices
+    names: np.ndarray        # (n_people, 2) alphabet indices
+    attrs: np.ndarray        # (n_people, n_attrs) values in [0, n_values**value_tokens)
+    keys: np.ndarray         # (n_keys, 2) alphabet indices, in order of decreasing frequency
+    key_values: np.ndarray   # (n_keys,) value indices
     key_probs: np.ndarray    # (n_keys,) Zipf probabilities, decreasing
     random_values: bool = False  # control: biographies carry fresh random values on every exposure
 
     # token offsets
     @property
-    def o_first(self) -> int:
+    def o_tmpl(self) -> int:
         return 3
 
     @property
-    def o_last(self) -> int:
-        return self.o_first + self.n_first
-
-    @property
-    def o_tmpl(self) -> int:
-        return self.o_last + self.n_last
-
-    @property
-    def o_value(self) -> int:
+    def o_alpha(self) -> int:
         return self.o_tmpl + self.n_attrs * self.n_templates
 
     @property
-    def o_alpha(self) -> int:
-        return self.o_value + self.n_values
-
-    @property
-    def o_web_value(self) -> int:
+    def o_value(self) -> int:
         return self.o_alpha + self.n_alphabet
 
     @property
     def vocab_size(self) -> int:
-        return self.o_web_value + self.n_web_values
+        return self.o_value + self.n_values
 
     @property
     def n_people(self) -> int:
@@ -89,7 +88,7 @@ class World:
 
     @property
     def bio_len(self) -> int:
-        return 3 + 2 * self.n_attrs
+        return 3 + (1 + self.value_tokens) * self.n_attrs
 
     @property
     def web_len(self) -> int:
@@ -101,7 +100,17 @@ class World:
 
     @property
     def bits_per_person(self) -> float:
-        return self.n_attrs * float(np.log2(self.n_values))
+        return self.n_attrs * self.value_tokens * float(np.log2(self.n_values))
+
+    @property
+    def n_attr_values(self) -> int:
+        return self.n_values ** self.value_tokens
+
+    @property
+    def chance(self) -> float:
+        """Recall of the best guess that ignores the person: the most common value of each attribute."""
+        counts = [np.bincount(self.attrs[:, a]).max() for a in range(self.n_attrs)]
+        return float(np.mean(counts)) / self.n_people
 
 
 def zipf_probs(n: int, exponent: float) -> np.ndarray:
@@ -110,31 +119,35 @@ def zipf_probs(n: int, exponent: float) -> np.ndarray:
     return w / w.sum()
 
 
-def make_world(rng: np.random.Generator, n_people: int, n_first: int, n_last: int, n_attrs: int,
-               n_templates: int, n_values: int, n_keys: int, n_alphabet: int, n_web_values: int,
-               zipf: float, facts_per_web: int, random_values: bool = False) -> World:
-    """Draw people (distinct names), their attributes, the web keys (distinct pairs) and their values."""
-    if n_people > n_first * n_last:
-        raise ValueError(f"n_people must be at most n_first * n_last = {n_first * n_last}; got {n_people}.")
-    if n_keys > n_alphabet ** 2:
-        raise ValueError(f"n_keys must be at most n_alphabet**2 = {n_alphabet ** 2}; got {n_keys}.")
-    flat = rng.choice(n_first * n_last, size=n_people, replace=False)
-    names = np.stack([flat // n_last, flat % n_last], axis=1)
+def make_world(rng: np.random.Generator, n_people: int, n_attrs: int, n_templates: int, n_values: int,
+               n_keys: int, n_alphabet: int, zipf: float, facts_per_web: int, random_values: bool = False,
+               value_tokens: int = 1) -> World:
+    """Draw the web keys and the people's names (distinct pairs of one alphabet), attributes and key values."""
+    if n_people + n_keys > n_alphabet ** 2:
+        raise ValueError(f"n_people + n_keys must be at most n_alphabet**2 = {n_alphabet ** 2}; "
+                         f"got {n_people + n_keys}.")
+    flat = rng.choice(n_alphabet ** 2, size=n_keys + n_people, replace=False)
+    pairs = np.stack([flat // n_alphabet, flat % n_alphabet], axis=1)
+    keys, names = pairs[:n_keys], pairs[n_keys:]
     # balanced attributes: every value is held by (nearly) the same number of people, so guessing a value
-    # without knowing the person is right with probability ~1/n_values (chance level of the recall metric)
-    base = np.arange(n_people) % n_values
-    attrs = np.stack([rng.permutation(base) for _ in range(n_attrs)], axis=1)
-    kflat = rng.choice(n_alphabet ** 2, size=n_keys, replace=False)
-    keys = np.stack([kflat // n_alphabet, kflat % n_alphabet], axis=1)
-    key_values = rng.integers(0, n_web_values, size=n_keys)
-    return World(n_first, n_last, n_attrs, n_templates, n_values, n_alphabet, n_web_values, facts_per_web,
-                 names, attrs, keys, key_values, zipf_probs(n_keys, zipf), random_values)
+    # without knowing the person is right with probability ~max(1/n_values**value_tokens, 1/n_people)
+    # (World.chance): distinct values while there are enough strings, else every string equally often
+    n_attr_values = n_values ** value_tokens
+    if n_people <= n_attr_values:
+        attrs = np.stack([rng.choice(n_attr_values, n_people, replace=False) for _ in range(n_attrs)], axis=1)
+    else:
+        base = np.arange(n_people) % n_attr_values
+        attrs = np.stack([rng.permutation(base) for _ in range(n_attrs)], axis=1)
+    key_values = rng.integers(0, n_values, size=n_keys)
+    return World(n_attrs, n_templates, n_alphabet, n_values, value_tokens, facts_per_web, names, attrs, keys,
+                 key_values, zipf_probs(n_keys, zipf), random_values)
 
 
 def bio_sequences(w: World, people: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Render biographies of `people` (indices) with a fresh attribute order and templates each.
 
-    Returns tokens (B, seq_len) and a boolean mask (B, seq_len) of positions whose *next* token is a value.
+    Layout [BIO, first, last, (template, value token 1..L) per attribute]. Returns tokens (B, seq_len) and a
+    boolean mask (B, seq_len) of positions whose *next* token is a value token (L per attribute).
     """
     b = people.size
     order = np.argsort(rng.random((b, w.n_attrs)), axis=1)
@@ -142,14 +155,17 @@ def bio_sequences(w: World, people: np.ndarray, rng: np.random.Generator) -> tup
     tokens = np.full((b, w.seq_len), PAD, dtype=np.int64)
     target = np.zeros((b, w.seq_len), dtype=bool)
     tokens[:, 0] = BIO
-    tokens[:, 1] = w.o_first + w.names[people, 0]
-    tokens[:, 2] = w.o_last + w.names[people, 1]
+    tokens[:, 1] = w.o_alpha + w.names[people, 0]
+    tokens[:, 2] = w.o_alpha + w.names[people, 1]
     vals = np.take_along_axis(w.attrs[people], order, axis=1)
     if w.random_values:
-        vals = rng.integers(0, w.n_values, size=vals.shape)
-    tokens[:, 3:w.bio_len:2] = w.o_tmpl + order * w.n_templates + tmpl
-    tokens[:, 4:w.bio_len:2] = w.o_value + vals
-    target[:, 3:w.bio_len:2] = True
+        vals = rng.integers(0, w.n_attr_values, size=vals.shape)
+    step, L = 1 + w.value_tokens, w.value_tokens
+    tokens[:, 3:w.bio_len:step] = w.o_tmpl + order * w.n_templates + tmpl
+    for j in range(L):  # value token j: digit j (most significant first) of the value in base n_values
+        digit = (vals // w.n_values ** (L - 1 - j)) % w.n_values
+        tokens[:, 4 + j:w.bio_len:step] = w.o_value + digit
+        target[:, 3 + j:w.bio_len:step] = True
     return tokens, target
 
 
@@ -161,7 +177,7 @@ def web_sequences(w: World, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     tokens[:, 0] = WEB
     tokens[:, 1:w.web_len:3] = w.o_alpha + w.keys[keys, 0]
     tokens[:, 2:w.web_len:3] = w.o_alpha + w.keys[keys, 1]
-    tokens[:, 3:w.web_len:3] = w.o_web_value + w.key_values[keys]
+    tokens[:, 3:w.web_len:3] = w.o_value + w.key_values[keys]
     target[:, 2:w.web_len:3] = True
     return tokens, target
 

@@ -53,26 +53,27 @@ def evaluate(model, world: World, seed: int, renders: int, device) -> dict[str, 
     model.eval()
     with torch.no_grad():
         toks, mask, people = eval_bio(world, renders, rng(seed, "eval-bio"))
-        logits = model(torch.as_tensor(toks, device=device))
-        nxt = torch.as_tensor(np.roll(toks, -1, axis=1), device=device)
         m = torch.as_tensor(mask, device=device)
-        correct = (logits.argmax(-1) == nxt)[m].view(len(people), world.n_attrs).float().cpu().numpy()
+        logits = model(torch.as_tensor(toks, device=device), m)
+        nxt = torch.as_tensor(np.roll(toks, -1, axis=1), device=device)[m]
+        # exact match: every token of the attribute's value right (teacher-forced argmax = greedy generation)
+        correct = (logits.argmax(-1) == nxt).view(len(people), world.n_attrs, world.value_tokens).all(-1)
+        correct = correct.float().cpu().numpy()
         per_person = np.zeros(world.n_people)
         np.add.at(per_person, people, correct.mean(axis=1))
         per_person /= renders
 
         wt, wm, wkeys = eval_web(world, rng(seed, "eval-web"))
-        logits = model(torch.as_tensor(wt, device=device))
-        nxt = torch.as_tensor(np.roll(wt, -1, axis=1), device=device)
         m = torch.as_tensor(wm, device=device)
-        ce = torch.nn.functional.cross_entropy(logits[m], nxt[m], reduction="none").cpu().numpy()
+        logits = model(torch.as_tensor(wt, device=device), m)
+        nxt = torch.as_tensor(np.roll(wt, -1, axis=1), device=device)[m]
+        ce = torch.nn.functional.cross_entropy(logits, nxt, reduction="none").cpu().numpy()
         flat_keys = wkeys.reshape(-1)
         ok = flat_keys >= 0
         per_key = np.zeros(world.n_keys)
         per_key[flat_keys[ok]] = ce[ok]
         web_loss = float(per_key @ world.key_probs)
-        web_acc_keys = float(np.mean(
-            ((logits.argmax(-1) == nxt)[m].cpu().numpy())[ok]))
+        web_acc_keys = float(np.mean((logits.argmax(-1) == nxt).cpu().numpy()[ok]))
     model.train()
     return {"memorized": float(per_person.mean()), "per_person": per_person, "web_loss": web_loss,
             "web_key_loss": per_key, "web_key_acc": web_acc_keys}
@@ -80,12 +81,12 @@ def evaluate(model, world: World, seed: int, renders: int, device) -> dict[str, 
 
 def train_one(world: World, ratio: float, d_model: int, n_layers: int, n_heads: int, steps: int, batch: int,
               lr: float, warmup: int, seed: int, device, tag: str, eval_renders: int = 2,
-              bar=None) -> dict:
+              bar=None, weight_decay: float = 0.0) -> dict:
     """Train one model on the mixture with mixing ratio `ratio` and return its final measurements."""
     import torch
 
     model = build_model(world, d_model, n_layers, n_heads, seed, tag).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.0)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=weight_decay)
     data_rng = rng(seed, "data", tag)
     loss = torch.zeros(())
     for step in range(steps):
@@ -93,10 +94,8 @@ def train_one(world: World, ratio: float, d_model: int, n_layers: int, n_heads: 
             g["lr"] = lr_at(step, steps, lr, warmup)
         toks, mask = mixed_batch(world, ratio, batch, data_rng)
         x = torch.as_tensor(toks, device=device)
-        logits = model(x)
-        nxt = torch.roll(x, -1, dims=1)
         m = torch.as_tensor(mask, device=device)
-        loss = torch.nn.functional.cross_entropy(logits[m], nxt[m])
+        loss = torch.nn.functional.cross_entropy(model(x, m), torch.roll(x, -1, dims=1)[m])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -126,35 +125,38 @@ def non_embedding_params(d_model: int, n_layers: int) -> int:
 class TrainConfig:
     """sizes: d_model of each model (n_layers blocks, n_heads heads, MLP 4 d_model); ratios: mixing ratios r
     (fraction of training sequences that are biographies); steps x batch: the fixed training budget (sequences);
-    lr, warmup: AdamW with the WSD schedule; world: n_people people named from n_first x n_last, n_attrs attributes
-    with n_templates templates each and n_values values; web: n_keys keys over an n_alphabet^2 key space, values
-    over n_web_values tokens, Zipf exponent zipf (0: uniform, the linear-loss control), facts_per_web facts per
+    lr, warmup, weight_decay: AdamW with the WSD schedule; world: n_people people, n_attrs attributes with
+    n_templates templates each, an attribute's value being value_tokens value tokens (exact match of all of them
+    counts as recalled); web: n_keys keys; names and keys are distinct pairs of n_alphabet tokens, and attribute
+    and key values share n_values value tokens; zipf: Zipf exponent (0: uniform, the linear-loss control), facts_per_web facts per
     sequence; random_values: (control) biographies re-draw their values on every exposure, so there is nothing
-    to memorise; web_only: also train a model on the web alone (r = 0) per size for the web-loss fit (otherwise
-    the web loss of the lowest-ratio run is used); threshold: memorised fraction that defines the critical ratio; eval_renders: renders per person at
+    to memorise; web_only: also train a model on the web alone (r = 0) per size; web_ratio_max: the web loss of a
+    size at full web allocation (F2 of the knapsack model) is the median over its runs with mixing ratio at most
+    web_ratio_max (always including the lowest ratio, and the web-only run when there is one): one run's web loss
+    is noisy, and these runs give nearly all capacity to the web; threshold: memorised fraction that defines the critical ratio; eval_renders: renders per person at
     evaluation."""
 
     sizes: tuple[int, ...] = (4, 6, 8)
     n_layers: int = 1
     n_heads: int = 1
-    ratios: tuple[float, ...] = (0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064)
+    ratios: tuple[float, ...] = (0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256)
     steps: int = 1500
-    batch: int = 64
+    batch: int = 512
     lr: float = 1e-2
     warmup: int = 50
-    n_people: int = 8
-    n_first: int = 4
-    n_last: int = 4
+    weight_decay: float = 0.1
+    n_people: int = 16
     n_attrs: int = 2
     n_templates: int = 2
     n_values: int = 16
-    n_keys: int = 1024
+    value_tokens: int = 2
+    n_keys: int = 1000
     n_alphabet: int = 32
-    n_web_values: int = 16
     zipf: float = 1.5
     facts_per_web: int = 3
     random_values: bool = False
     web_only: bool = False
+    web_ratio_max: float = 0.02
     threshold: float = 0.5
     eval_renders: int = 2
     seed: int = 0
@@ -174,21 +176,20 @@ class TrainConfig:
         validate.positive_int("batch", self.batch)
         validate.positive("lr", self.lr)
         validate.positive_int("warmup", self.warmup)
+        validate.non_negative("weight_decay", self.weight_decay)
         validate.positive_int("n_people", self.n_people)
-        validate.positive_int("n_first", self.n_first)
-        validate.positive_int("n_last", self.n_last)
-        if self.n_people > self.n_first * self.n_last:
-            raise validate.ConfigError(f"n_people must be at most n_first * n_last = {self.n_first * self.n_last}.")
         validate.positive_int("n_attrs", self.n_attrs)
         validate.positive_int("n_templates", self.n_templates)
         validate.positive_int("n_values", self.n_values, 2)
+        validate.positive_int("value_tokens", self.value_tokens)
         validate.positive_int("n_keys", self.n_keys)
         validate.positive_int("n_alphabet", self.n_alphabet, 2)
-        if self.n_keys > self.n_alphabet ** 2:
-            raise validate.ConfigError(f"n_keys must be at most n_alphabet**2 = {self.n_alphabet ** 2}.")
-        validate.positive_int("n_web_values", self.n_web_values, 2)
+        if self.n_people + self.n_keys > self.n_alphabet ** 2:
+            raise validate.ConfigError(f"n_people + n_keys must be at most n_alphabet**2 = {self.n_alphabet ** 2} "
+                                       f"(names and web keys are distinct pairs of the alphabet).")
         validate.non_negative("zipf", self.zipf)
         validate.positive_int("facts_per_web", self.facts_per_web)
+        validate.probability("web_ratio_max", self.web_ratio_max)
         validate.probability("threshold", self.threshold, open_low=True, open_high=True)
         validate.positive_int("eval_renders", self.eval_renders)
         validate.one_of("device", self.device, ("auto", "cpu", "cuda"))
@@ -196,20 +197,20 @@ class TrainConfig:
 
 QUICK = TrainConfig()
 PAPER = TrainConfig(sizes=(16, 32, 64, 128), n_layers=2, n_heads=4,
-                    ratios=(0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064),
-                    steps=20000, batch=256, lr=2e-3, warmup=500, n_people=256, n_first=32, n_last=32,
-                    n_values=32, n_keys=16384, n_alphabet=128, n_web_values=32, facts_per_web=8, device="auto")
+                    ratios=(0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256),
+                    steps=20000, batch=256, lr=2e-3, warmup=500, n_people=256, n_values=32,
+                    n_keys=16000, n_alphabet=128, facts_per_web=8, device="auto")
 
 
 def world_of(cfg: TrainConfig) -> World:
-    return make_world(rng(cfg.seed, "world"), cfg.n_people, cfg.n_first, cfg.n_last, cfg.n_attrs, cfg.n_templates,
-                      cfg.n_values, cfg.n_keys, cfg.n_alphabet, cfg.n_web_values, cfg.zipf, cfg.facts_per_web,
-                      cfg.random_values)
+    return make_world(rng(cfg.seed, "world"), cfg.n_people, cfg.n_attrs, cfg.n_templates, cfg.n_values,
+                      cfg.n_keys, cfg.n_alphabet, cfg.zipf, cfg.facts_per_web, cfg.random_values, cfg.value_tokens)
 
 
-def chance_corrected(acc, n_values: int):
-    """(acc - 1/V) / (1 - 1/V): 0 for guessing, 1 for perfect recall."""
-    c = 1.0 / n_values
+def chance_corrected(acc, chance: float):
+    """(acc - c) / (1 - c), c the recall of the best person-blind guess (World.chance): 0 for guessing,
+    1 for perfect recall."""
+    c = float(chance)
     return (np.asarray(acc, dtype=float) - c) / (1 - c)
 
 
@@ -226,6 +227,37 @@ def critical_ratio_from_curve(ratios, mem, threshold: float) -> float:
     x0, x1 = np.log(ratios[i - 1]), np.log(ratios[i])
     y0, y1 = mem[i - 1], mem[i]
     return float(np.exp(x0 + (threshold - y0) / (y1 - y0) * (x1 - x0)))
+
+
+def f2_estimate(ratios, web_loss_rows, web_only_loss=None, web_ratio_max: float = 0.02) -> np.ndarray:
+    """Per size, the median web loss over the runs with mixing ratio <= web_ratio_max (the lowest ratio always
+    counts; the web-only run, when given, joins the pool): the knapsack model's F2 at this size."""
+    ratios = np.asarray(ratios, float)
+    pool = ratios <= web_ratio_max
+    pool[0] = True
+    rows = np.asarray(web_loss_rows, float)[:, pool]
+    if web_only_loss is not None:
+        rows = np.concatenate([rows, np.asarray(web_only_loss, float)[:, None]], axis=1)
+    return np.median(rows, axis=1)
+
+
+def knapsack_ratio_from_web_loss(f2, key_probs, n_values: int, n_people: int, facts_per_web: int) -> np.ndarray:
+    """The critical ratio the knapsack argument predicts for a model from its web loss alone [ours].
+
+    A model whose web loss is f2 holds, in the all-or-nothing picture, the n most frequent keys with
+    ln(V) sum_{k>n} q_k = f2. A biography fact (one person's attribute) is seen r/P times per sequence, the n-th
+    key (1-r) F q_n times; per bit stored, each exposure saves the same loss in both domains (ln V per value
+    token of log2 V bits), so facts start to be stored when r/(1-r) = P F q_n. No parameter is fitted: this tests the mechanism per model, free of how capacity
+    scales with parameter count."""
+    q = np.asarray(key_probs, float)
+    tail = np.log(n_values) * (1.0 - np.cumsum(q))     # loss with the n = 1..K most frequent keys stored
+    out = []
+    for f in np.atleast_1d(np.asarray(f2, float)):
+        n = int(np.searchsorted(-tail, -f))            # first n (0-based index) whose tail loss <= f
+        qn = q[min(n, q.size - 1)]
+        odds = n_people * facts_per_web * qn
+        out.append(odds / (1.0 + odds))
+    return np.asarray(out)
 
 
 def _loglog_fit(x, y) -> dict:
@@ -255,29 +287,32 @@ def run_train(cfg: TrainConfig) -> Result:
         for i, d in enumerate(cfg.sizes):
             if cfg.web_only:
                 out0 = train_one(world, 0.0, d, cfg.n_layers, cfg.n_heads, cfg.steps, cfg.batch, cfg.lr,
-                                 cfg.warmup, cfg.seed, device, f"d{d}-web", cfg.eval_renders, bar)
+                                 cfg.warmup, cfg.seed, device, f"d{d}-web", cfg.eval_renders, bar, cfg.weight_decay)
                 web0[i], key_loss0[i] = out0["web_loss"], out0["web_key_loss"]
             for j, r in enumerate(cfg.ratios):
                 out = train_one(world, r, d, cfg.n_layers, cfg.n_heads, cfg.steps, cfg.batch, cfg.lr, cfg.warmup,
-                                cfg.seed, device, f"d{d}-r{r:g}", cfg.eval_renders, bar)
+                                cfg.seed, device, f"d{d}-r{r:g}", cfg.eval_renders, bar, cfg.weight_decay)
                 mem_raw[i, j], web[i, j], total[i] = out["memorized"], out["web_loss"], out["n_params"]
                 if j == 0 and not cfg.web_only:
                     web0[i], key_loss0[i] = out["web_loss"], out["web_key_loss"]
-    mem = chance_corrected(mem_raw, cfg.n_values)
+    mem = chance_corrected(mem_raw, world.chance)
     N = np.array([non_embedding_params(d, cfg.n_layers) for d in cfg.sizes], dtype=float)
     r_thres = np.array([critical_ratio_from_curve(cfg.ratios, mem[i], cfg.threshold) for i in range(S)])
-    web_fit = _loglog_fit(N, web0)
+    f2 = f2_estimate(cfg.ratios, web, web0 if cfg.web_only else None, cfg.web_ratio_max)
+    r_knap = knapsack_ratio_from_web_loss(f2, world.key_probs, cfg.n_values, cfg.n_people, cfg.facts_per_web)
+    web_fit = _loglog_fit(N, f2)
     alpha = -web_fit["slope"]
     scalars = {
         "n_nonembedding": N.tolist(), "n_params": total.tolist(), "r_thres": r_thres.tolist(),
-        "web_loss_r0": web0.tolist(), "web_fit": web_fit, "alpha_web": alpha,
+        "web_loss_r0": web0.tolist(), "web_loss_f2": f2.tolist(), "web_fit": web_fit, "alpha_web": alpha,
+        "r_thres_knapsack": r_knap.tolist(),
         "slope_rthres": _loglog_fit(N, r_thres), "predicted_slope": -(alpha + 1),
         "bits_per_person": world.bits_per_person, "sequences": cfg.steps * cfg.batch,
         "train_wall_s": time.perf_counter() - start,
         "exposures_per_person": [r * cfg.steps * cfg.batch / cfg.n_people for r in cfg.ratios],
     }
     arrays = {"memorized": mem, "memorized_raw": mem_raw, "web_loss": web, "web_loss_r0": web0,
-              "web_key_loss_r0": key_loss0, "key_probs": world.key_probs, "ratios": np.asarray(cfg.ratios),
+              "web_loss_f2": f2, "r_thres_knapsack": r_knap, "web_key_loss_r0": key_loss0, "key_probs": world.key_probs, "ratios": np.asarray(cfg.ratios),
               "n_nonembedding": N, "r_thres": r_thres}
     return Result("knapsack.train", config_dict(cfg), scalars, arrays)
 
@@ -293,13 +328,15 @@ def summarize_train(res: Result) -> str:
              f"{s['sequences']} sequences per run, seed {c['seed']}",
              "memorised fraction (chance-corrected) by mixing ratio r:",
              "  " + f"{'d_model':>8} {'N':>7} " + " ".join(f"{r:>7g}" for r in c["ratios"])
-             + f" {'r_thres':>8} {'web loss':>9}"]
+             + f" {'r_thres':>8} {'F2':>7} {'r_knap':>8}"]
     for i, d in enumerate(c["sizes"]):
         lines.append("  " + f"{d:>8} {int(a['n_nonembedding'][i]):>7} "
                      + " ".join(f"{m:>7.3f}" for m in a["memorized"][i])
-                     + f" {_f(a['r_thres'][i]):>8} {a['web_loss_r0'][i]:>9.4f}")
+                     + f" {_f(a['r_thres'][i]):>8} {a['web_loss_f2'][i]:>7.4f} {_f(a['r_thres_knapsack'][i]):>8}")
     sl = s["slope_rthres"]
-    lines += [f"web loss (r = 0 or the lowest r) ~ N^-alpha: alpha = {_f(s['alpha_web'], '.3f')} "
+    lines += [f"r_thres: ratio where the memorised fraction crosses {c['threshold']}; F2: web loss (nats, median "
+              f"over runs with r <= {c['web_ratio_max']}); r_knap: the knapsack threshold predicted from F2 alone",
+              f"web loss F2 ~ N^-alpha: alpha = {_f(s['alpha_web'], '.3f')} "
               f"(CI [{_f(-s['web_fit']['high'], '.3f')}, {_f(-s['web_fit']['low'], '.3f')}])",
               f"critical ratio ~ N^slope: slope = {_f(sl['slope'], '.3f')} "
               f"(CI [{_f(sl['low'], '.3f')}, {_f(sl['high'], '.3f')}]); knapsack prediction -(alpha+1) = "
