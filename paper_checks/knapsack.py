@@ -6,8 +6,9 @@ Two kinds of claims:
   randomness: every seed gives the same value, so the interval is a point);
 * the training claims measured on small Transformers trained on synthetic biographies mixed with a power-law
   "web" stream (`sims.knapsack.train`): a sharp rise of the memorised fraction with the mixing ratio,
-  nothing stored below threshold even with longer training, a critical ratio that falls with model size, and its
-  exponent against -(alpha+1) from the measured web-loss exponent alpha.
+  nothing stored below threshold even with longer training, each model's critical ratio against the knapsack
+  prediction from its own web loss, a critical ratio that falls with model size, and its exponent against
+  -(alpha+1) from the measured web-loss exponent alpha.
 The paper's own numbers (Table 1, the slope -1.152 against the predicted -1.283, the subsampling accuracies) are
 recorded as `paper_value` beside our measurements; they are cited, not re-measured.
 """
