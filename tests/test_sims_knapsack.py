@@ -161,6 +161,10 @@ def test_bad_parameters_are_one_sentence_errors(capsys):
         TRAIN.config("quick", n_people=1000)
     with pytest.raises(ConfigError, match="weight_decay"):
         TRAIN.config("quick", weight_decay=-0.1)
+    with pytest.raises(ConfigError, match="value_tokens"):
+        TRAIN.config("quick", value_tokens=0)
+    with pytest.raises(ConfigError, match="web_ratio_max"):
+        TRAIN.config("quick", web_ratio_max=1.5)
     with pytest.raises(ConfigError, match="log10_r"):
         PHASE.config("quick", log10_r=(-1.0, 0.5))
     assert main("knapsack", list(BY_NAME.values()), DEFAULT, "", ["phase", "--alpha", "-1", "--no-figure"]) == 2

@@ -26,7 +26,7 @@ threshold). Sharing the alphabet and the value tokens leaves no parameter privat
 template and marker tokens. Why two-token values: with one-token values a fact the model half-knows is often
 right by argmax, and memorisation below the threshold crept up with longer training (chance-corrected 0.05 ->
 0.17 at twice the steps, 8x below the threshold); exact match of two tokens counts a fact only when it is stored
-(0.03 / 0.00 / 0.02 at twice the steps, three seeds, same setting).
+(chance-corrected -0.05 / -0.03 / -0.03 at twice the steps, seeds 0 / 1 / 2, same setting).
 
 Training loss is taken at the value positions only (the names and keys are random draws whose loss is the same for
 every model), so "loss" below means the loss on fact values, in nats.

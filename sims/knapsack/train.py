@@ -128,12 +128,13 @@ class TrainConfig:
     lr, warmup, weight_decay: AdamW with the WSD schedule; world: n_people people, n_attrs attributes with
     n_templates templates each, an attribute's value being value_tokens value tokens (exact match of all of them
     counts as recalled); web: n_keys keys; names and keys are distinct pairs of n_alphabet tokens, and attribute
-    and key values share n_values value tokens; zipf: Zipf exponent (0: uniform, the linear-loss control), facts_per_web facts per
-    sequence; random_values: (control) biographies re-draw their values on every exposure, so there is nothing
-    to memorise; web_only: also train a model on the web alone (r = 0) per size; web_ratio_max: the web loss of a
-    size at full web allocation (F2 of the knapsack model) is the median over its runs with mixing ratio at most
-    web_ratio_max (always including the lowest ratio, and the web-only run when there is one): one run's web loss
-    is noisy, and these runs give nearly all capacity to the web; threshold: memorised fraction that defines the critical ratio; eval_renders: renders per person at
+    and key values share n_values value tokens; zipf: Zipf exponent (0: uniform, the linear-loss control);
+    facts_per_web: facts per web sequence; random_values: (control) biographies re-draw their values on every
+    exposure, so there is nothing to memorise; web_only: also train a model on the web alone (r = 0) per size;
+    web_ratio_max: the web loss of a size at full web allocation (F2 of the knapsack model) is the median over
+    its runs with mixing ratio at most web_ratio_max (always including the lowest ratio, and the web-only run
+    when there is one): one run's web loss is noisy, and these runs give nearly all capacity to the web;
+    threshold: memorised fraction that defines the critical ratio; eval_renders: renders per person at
     evaluation."""
 
     sizes: tuple[int, ...] = (4, 6, 8)
@@ -247,8 +248,8 @@ def knapsack_ratio_from_web_loss(f2, key_probs, n_values: int, n_people: int, fa
     A model whose web loss is f2 holds, in the all-or-nothing picture, the n most frequent keys with
     ln(V) sum_{k>n} q_k = f2. A biography fact (one person's attribute) is seen r/P times per sequence, the n-th
     key (1-r) F q_n times; per bit stored, each exposure saves the same loss in both domains (ln V per value
-    token of log2 V bits), so facts start to be stored when r/(1-r) = P F q_n. No parameter is fitted: this tests the mechanism per model, free of how capacity
-    scales with parameter count."""
+    token of log2 V bits), so facts start to be stored when r/(1-r) = P F q_n. No parameter is fitted: this
+    tests the mechanism per model, free of how capacity scales with parameter count."""
     q = np.asarray(key_probs, float)
     tail = np.log(n_values) * (1.0 - np.cumsum(q))     # loss with the n = 1..K most frequent keys stored
     out = []
@@ -287,7 +288,8 @@ def run_train(cfg: TrainConfig) -> Result:
         for i, d in enumerate(cfg.sizes):
             if cfg.web_only:
                 out0 = train_one(world, 0.0, d, cfg.n_layers, cfg.n_heads, cfg.steps, cfg.batch, cfg.lr,
-                                 cfg.warmup, cfg.seed, device, f"d{d}-web", cfg.eval_renders, bar, cfg.weight_decay)
+                                 cfg.warmup, cfg.seed, device, f"d{d}-web", cfg.eval_renders, bar,
+                                 cfg.weight_decay)
                 web0[i], key_loss0[i] = out0["web_loss"], out0["web_key_loss"]
             for j, r in enumerate(cfg.ratios):
                 out = train_one(world, r, d, cfg.n_layers, cfg.n_heads, cfg.steps, cfg.batch, cfg.lr, cfg.warmup,
@@ -312,7 +314,8 @@ def run_train(cfg: TrainConfig) -> Result:
         "exposures_per_person": [r * cfg.steps * cfg.batch / cfg.n_people for r in cfg.ratios],
     }
     arrays = {"memorized": mem, "memorized_raw": mem_raw, "web_loss": web, "web_loss_r0": web0,
-              "web_loss_f2": f2, "r_thres_knapsack": r_knap, "web_key_loss_r0": key_loss0, "key_probs": world.key_probs, "ratios": np.asarray(cfg.ratios),
+              "web_loss_f2": f2, "r_thres_knapsack": r_knap, "web_key_loss_r0": key_loss0,
+              "key_probs": world.key_probs, "ratios": np.asarray(cfg.ratios),
               "n_nonembedding": N, "r_thres": r_thres}
     return Result("knapsack.train", config_dict(cfg), scalars, arrays)
 
