@@ -43,8 +43,8 @@ def fig_phase(res: Result) -> "plt.Figure":
     bx.plot(a["M"], ref * (a["M"] / Mref) ** (-(c["alpha"] + 1)), color="k", lw=0.8, ls=":",
             label=f"slope -(α+1) = {-(c['alpha'] + 1):.3f}")
     bx.plot(a["M"], a["r_thres_linear_web"], color="grey", lw=0.9, label="control: linear web loss")
-    bx.set(xscale="log", yscale="log", xlabel="capacity M (bits)", ylabel="critical mixing ratio",
-           title="Critical ratio vs model size (Eq. 5)")
+    bx.set(xscale="log", yscale="log", xlabel="capacity M (bits)", ylabel="critical odds r/(1-r)",
+           title="Critical mixing ratio vs model size (Eq. 5)")
     bx.legend(fontsize=7)
     fig.tight_layout()
     return fig
@@ -103,11 +103,12 @@ def fig_train(res: Result) -> "plt.Figure":
     bx.set(xscale="log", yscale="log", xlabel="non-embedding parameters N", ylabel="web loss (nats / fact)",
            title="Web loss vs model size")
     bx.legend(fontsize=7)
-    rt = a["r_thres"]
+    rt = a["r_thres"] / (1 - a["r_thres"])
     ok = np.isfinite(rt)
-    cx.plot(N[ok], rt[ok], "o", color="C0", label="measured r_thres")
-    cx.plot(N, a["r_thres_knapsack"], "s", mfc="none", color="C3", label="knapsack, from F2 alone")
-    sl = s["slope_rthres"]
+    cx.plot(N[ok], rt[ok], "o", color="C0", label="measured")
+    rk = a["r_thres_knapsack"]
+    cx.plot(N, rk / (1 - rk), "s", mfc="none", color="C3", label="knapsack, from F2 alone")
+    sl = s["slope_odds"]
     if ok.sum() >= 2 and np.isfinite(sl["slope"]):
         xs = np.geomspace(N.min() / 1.2, N.max() * 1.2, 20)
         cx.plot(xs, np.exp(sl["intercept"]) * xs ** sl["slope"], color="C0", lw=0.9,
@@ -116,8 +117,8 @@ def fig_train(res: Result) -> "plt.Figure":
         at_mid = np.exp(sl["intercept"]) * mid ** sl["slope"]
         cx.plot(xs, at_mid * (xs / mid) ** s["predicted_slope"], "k:", lw=0.9,
                 label=f"theory: -(α+1) = {s['predicted_slope']:.2f}")
-    cx.set(xscale="log", yscale="log", xlabel="non-embedding parameters N", ylabel="critical mixing ratio",
-           title="Critical ratio vs model size (Eq. 5)")
+    cx.set(xscale="log", yscale="log", xlabel="non-embedding parameters N", ylabel="critical odds r/(1-r)",
+           title="Critical mixing ratio vs model size (Eq. 5)")
     cx.legend(fontsize=7)
     for axis in (bx, cx):
         _plain_minor(axis)

@@ -211,13 +211,14 @@ def low_ratio_memorized(runs, size_index: int = 0) -> list[float]:
 
 
 def threshold_slope(runs) -> list[float]:
-    """Fitted slope of ln r_thres against ln N (N: non-embedding parameters) over the sizes."""
-    return [float(r.scalars["slope_rthres"]["slope"]) for r in runs]
+    """Fitted slope of ln(r_thres/(1-r_thres)) against ln N (N: non-embedding parameters) over the sizes."""
+    return [float(r.scalars["slope_odds"]["slope"]) for r in runs]
 
 
 def exponent_gap(runs) -> list[float]:
-    """Fitted slope of ln r_thres vs ln N minus the prediction -(alpha+1) from the measured web-loss exponent."""
-    return [float(r.scalars["slope_rthres"]["slope"] + (r.scalars["alpha_web"] + 1.0)) for r in runs]
+    """Fitted slope of ln(r_thres/(1-r_thres)) vs ln N minus the prediction -(alpha+1) from the measured
+    web-loss exponent."""
+    return [float(r.scalars["slope_odds"]["slope"] + (r.scalars["alpha_web"] + 1.0)) for r in runs]
 
 
 def knapsack_prediction_gap(runs) -> list[float]:
@@ -235,10 +236,14 @@ def web_alpha(runs) -> list[float]:
     return [float(r.scalars["alpha_web"]) for r in runs]
 
 
-def _uniform_web(ctx: Context):
-    """Uniform key frequencies (a web loss linear in the keys stored), smallest and largest model."""
+def _flat_web(ctx: Context):
+    """Web facts re-drawn at every exposure, smallest and largest model: the web has nothing to learn, so its loss
+    is the same at every size (F2' = 0, the degenerate linear web loss) and no size should face a threshold set
+    by competition with it. A uniform-frequency web is not this control for trained models: a small network
+    stores every uniform key partly, and its measured web loss over our sizes is itself a power law in N
+    (alpha ~0.29), so the knapsack argument predicts a falling threshold for it too."""
     base = TRAIN.presets[ctx.preset]
-    return _train(ctx, zipf=0.0, sizes=(base.sizes[0], base.sizes[-1]))
+    return _train(ctx, random_web=True, sizes=(base.sizes[0], base.sizes[-1]))
 
 
 LONGER_FACTOR = 8.0
@@ -377,14 +382,14 @@ CLAIMS = [
           "biography values re-drawn at every exposure (nothing to memorise: no threshold)"),
     Claim("train_threshold_falls_with_size", PAPER, "Sec. 3, Fig. 1; Eq. 5",
           "the critical mixing ratio decreases as the model grows",
-          "slope of ln r_thres vs ln N (N: non-embedding parameters)", Expect(-10.0, -0.3),
-          lambda ctx: threshold_slope(_train(ctx)), lambda ctx: threshold_slope(_uniform_web(ctx)),
-          "uniform-frequency (linear) web stream"),
+          "slope of ln(r_thres/(1-r_thres)) vs ln N (N: non-embedding parameters)", Expect(-10.0, -0.3),
+          lambda ctx: threshold_slope(_train(ctx)), lambda ctx: threshold_slope(_flat_web(ctx)),
+          "web values re-drawn at every exposure (nothing to learn: a web loss flat in N)"),
     Claim("train_exponent_matches", PAPER, "Eq. 5, Sec. 5",
           "the critical ratio scales as N^-(alpha+1), alpha the web loss's model-size exponent",
-          "fitted slope of ln r_thres vs ln N minus -(alpha+1) (alpha fitted to F2: per size, the median web loss of "
-          "the same sweep's runs with r <= 0.02)",
-          Expect(-0.5, 0.5), lambda ctx: exponent_gap(_train(ctx)), lambda ctx: exponent_gap(_uniform_web(ctx)),
-          "uniform-frequency (linear) web stream",
+          "fitted slope of ln(r/(1-r)) at r_thres vs ln N minus -(alpha+1) (alpha fitted to F2: per size, the "
+          "median web loss of the same sweep's runs with r <= 0.02)",
+          Expect(-0.5, 0.5), lambda ctx: exponent_gap(_train(ctx)), lambda ctx: exponent_gap(_flat_web(ctx)),
+          "web values re-drawn at every exposure (nothing to learn: a web loss flat in N)",
           paper_value="slope -1.152 measured vs -1.283 predicted (alpha = 0.283)"),
 ]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from dataclasses import dataclass
 
 import numpy as np
@@ -210,3 +211,28 @@ def test_mean_ci_coverage_is_near_nominal():
     assert 0.92 <= hits / 400 <= 0.98  # 95% nominal; binomial sd ~1.1%
     with pytest.raises(ValueError):
         mean_ci([1.0, float("nan")])
+
+
+TOY2 = Experiment("toy", "second", "a second toy experiment", ToyConfig,
+                  {"quick": ToyConfig(n=3), "paper": ToyConfig(n=30)}, toy_run,
+                  lambda r: f"second={r.scalars['mean']:.3f}")
+
+
+def test_cli_runs_every_default_experiment_in_turn_and_stops_at_the_first_failure(tmp_path, capsys):
+    args = ["--seed", "1", "--cache", str(tmp_path / "c"), "--out", str(tmp_path / "o"), "--no-figure"]
+    assert main("toy", [TOY, TOY2], ("main", "second"), "doc", args) == 0
+    out = capsys.readouterr().out
+    assert out.index("mean=") < out.index("second=")
+    assert all((tmp_path / "o" / name / "result.json").is_file() for name in ("main", "second"))
+    assert main("toy", [TOY, TOY2], ("main", "second"), "doc", ["--scale", "1e9", *args]) == 3
+    assert "second=" not in capsys.readouterr().out
+
+
+def test_fields_named_not_in_key_do_not_change_the_cache_key():
+    @dataclass(frozen=True)
+    class RunConfig(ToyConfig):
+        workers: int = 1
+        NOT_IN_KEY: typing.ClassVar[tuple[str, ...]] = ("workers",)
+
+    assert cache.key("toy.main", RunConfig(workers=1)) == cache.key("toy.main", RunConfig(workers=4))
+    assert cache.key("toy.main", RunConfig(n=2)) != cache.key("toy.main", RunConfig(n=3))

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from sims.engine import ConfigError, rng
+from sims.engine.cache import key as cache_key
 from sims.engine.cli import main
 from sims.knapsack import BY_NAME, DEFAULT, PHASE, TRAIN
 from sims.knapsack.data import (BIO, WEB, bio_sequences, eval_web, make_world, mixed_batch, sample_keys,
-                                zipf_probs)
+                                web_sequences, zipf_probs)
 from sims.knapsack.train import (chance_corrected, critical_ratio_from_curve, f2_estimate,
                                  knapsack_ratio_from_web_loss, lr_at)
 from theory import knapsack as K
@@ -73,6 +74,19 @@ def test_biographies_and_the_web_share_value_tokens_and_unbalanced_chance_is_exa
                    zipf=1.0, facts_per_web=2)
 
 
+def test_random_web_redraws_values_at_training_but_not_at_evaluation():
+    w = make_world(rng(0, "w"), n_people=12, n_attrs=3, n_templates=2, n_values=4, n_keys=60, n_alphabet=10,
+                   zipf=1.5, facts_per_web=3, random_web=True)
+    keys = np.zeros((400, 3), dtype=np.int64)                    # the most frequent key, 1200 times
+    toks, _ = web_sequences(w, keys, rng(1, "train"))
+    seen = np.unique(toks[:, 3::3])
+    assert seen.size == w.n_values                               # every value turns up for one key
+    fixed, _ = web_sequences(w, keys)                            # evaluation: the world's fixed value
+    assert np.unique(fixed[:, 3::3]).size == 1
+    plain, _ = web_sequences(_world(), keys, rng(1, "train"))    # without the control the rng draws nothing
+    assert np.unique(plain[:, 3::3]).size == 1
+
+
 def test_mixture_and_web_frequencies():
     w = _world()
     toks, _ = mixed_batch(w, 0.3, 20000, rng(1, "m"))
@@ -95,7 +109,7 @@ def test_phase_experiment_agrees_with_theory():
     assert s["linear_web"]["slope_logit_rthres_vs_M"]["slope"] == pytest.approx(0.0, abs=1e-9)
     assert np.allclose(a["r_thres"], K.critical_ratio(a["M"], 1e-3, K.PowerLawLoss(1.0, 0.283)))
     assert a["phi"].shape == (40, 20) and a["phi"].min() >= 0 and a["phi"].max() <= 1
-    assert DEFAULT in BY_NAME
+    assert DEFAULT == ("phase", "train") and all(name in BY_NAME for name in DEFAULT)
 
 
 def test_helpers_of_the_training_sweep():
@@ -136,11 +150,17 @@ def tiny(cache_dir):
     return TRAIN.cached(TRAIN.config("quick", **TINY), root=cache_dir)
 
 
-def test_training_is_deterministic_for_a_config_and_seed():
-    cfg = TRAIN.config("quick", **{**TINY, "steps": 20, "ratios": (0.5,)})
+def test_training_is_deterministic_for_a_config_and_seed_in_one_process_or_a_pool():
+    cfg = TRAIN.config("quick", **{**TINY, "steps": 20, "ratios": (0.1, 0.5), "workers": 1})
     a, b = TRAIN.run(cfg), TRAIN.run(cfg)
-    assert np.array_equal(a.arrays["memorized_raw"], b.arrays["memorized_raw"])
-    assert np.array_equal(a.arrays["web_key_loss_r0"], b.arrays["web_key_loss_r0"])
+    pooled = TRAIN.run(TRAIN.config("quick", **{**TINY, "steps": 20, "ratios": (0.1, 0.5), "workers": 2}))
+    for other in (b, pooled):
+        assert np.array_equal(a.arrays["memorized_raw"], other.arrays["memorized_raw"])
+        assert np.array_equal(a.arrays["web_loss"], other.arrays["web_loss"])
+        assert np.array_equal(a.arrays["web_key_loss_r0"], other.arrays["web_key_loss_r0"])
+    # the worker count is how a sweep runs, not what it computes: one cache entry for both
+    assert cache_key("knapsack.train", cfg) == cache_key("knapsack.train", TRAIN.config(
+        "quick", **{**TINY, "steps": 20, "ratios": (0.1, 0.5), "workers": 2}))
 
 
 def test_tiny_training_mixing_ratio_matters(tiny):

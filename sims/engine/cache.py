@@ -52,8 +52,13 @@ def code_fingerprint(paper: str) -> str:
 
 
 def key(experiment: str, config: Any) -> str:
-    """A stable hash of (experiment, config, cache version, code fingerprint of the experiment's paper)."""
-    payload = json.dumps({"experiment": experiment, "config": config_dict(config), "v": CACHE_VERSION,
+    """A stable hash of (experiment, config, cache version, code fingerprint of the experiment's paper).
+    Config fields named in the config class's `NOT_IN_KEY` (how a run is executed, e.g. its worker count, not
+    what it computes) are left out."""
+    fields = config_dict(config)
+    for name in getattr(config, "NOT_IN_KEY", ()):
+        fields.pop(name, None)
+    payload = json.dumps({"experiment": experiment, "config": fields, "v": CACHE_VERSION,
                           "code": code_fingerprint(experiment.split(".")[0])}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 

@@ -99,7 +99,12 @@ def _overrides(args: argparse.Namespace, exp: Experiment) -> dict[str, Any]:
     return out
 
 
-def build_parser(paper: str, experiments: Sequence[Experiment], default: str, doc: str) -> argparse.ArgumentParser:
+def _defaults(default: str | Sequence[str]) -> tuple[str, ...]:
+    return (default,) if isinstance(default, str) else tuple(default)
+
+
+def build_parser(paper: str, experiments: Sequence[Experiment], default: str | Sequence[str],
+                 doc: str) -> argparse.ArgumentParser:
     """An argparse parser with one sub-command per experiment (the default one may be omitted)."""
     parser = argparse.ArgumentParser(prog=f"python -m sims.{paper}", description=doc,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -121,13 +126,19 @@ def draw_figure(exp: Experiment, result: results.Result, out: Path) -> list[Path
     return list(draw(exp.name, result, out)) if draw else []
 
 
-def main(paper: str, experiments: Sequence[Experiment], default: str, doc: str,
+def main(paper: str, experiments: Sequence[Experiment], default: str | Sequence[str], doc: str,
          argv: Sequence[str] | None = None) -> int:
-    """Parse argv, run one experiment through the cache, print its summary, write results and figure."""
+    """Parse argv, run one experiment through the cache, print its summary, write results and figure.
+    Without an experiment name, run the default one (or each of the default ones in turn, stopping at the
+    first that fails, when `default` names several)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     by_name = {e.name: e for e in experiments}
     if not argv or argv[0] not in by_name and argv[0] not in {"-h", "--help"}:
-        argv = [default, *argv]
+        for name in _defaults(default):
+            code = main(paper, experiments, default, doc, [name, *argv])
+            if code:
+                return code
+        return 0
     parser = build_parser(paper, experiments, default, doc)
     args = parser.parse_args(argv)
     exp = by_name[args.experiment]

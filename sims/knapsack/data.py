@@ -8,7 +8,10 @@ stand-ins keep what the theory needs and nothing else:
   whose keys are drawn with Zipf probabilities q_k ∝ k^(-zipf). A learner that stores the most frequent keys
   first has web loss sum_{k > n} q_k log(n_values) ~ n^(1 - zipf): a power law in capacity with exponent
   alpha = zipf - 1 [ours]. `zipf = 0` gives uniform keys: the web loss then falls linearly in the number of
-  stored keys (the control).
+  stored keys (for a learner that stores keys whole; a small trained network stores them partly, and its web
+  loss over our sizes is a power law, alpha ~0.29). `random_web` (the flat-web control) re-draws every web
+  value at every training exposure: the web has nothing to learn, its loss is ln(n_values) at every size, and
+  the knapsack model then sets no threshold (F2' = 0).
 * **Biographies** (domain 1, uniform exposure frequency): `n_people` individuals, each named by a pair of tokens
   of the same alphabet (pairs no web key uses), with `n_attrs` attributes. An attribute's value is a string of
   `value_tokens` value tokens (the same tokens web values use), so it takes one of n_values**value_tokens
@@ -60,6 +63,7 @@ class World:
     key_values: np.ndarray   # (n_keys,) value indices
     key_probs: np.ndarray    # (n_keys,) Zipf probabilities, decreasing
     random_values: bool = False  # control: biographies carry fresh random values on every exposure
+    random_web: bool = False     # control: web facts carry fresh random values on every training exposure
 
     # token offsets
     @property
@@ -121,7 +125,7 @@ def zipf_probs(n: int, exponent: float) -> np.ndarray:
 
 def make_world(rng: np.random.Generator, n_people: int, n_attrs: int, n_templates: int, n_values: int,
                n_keys: int, n_alphabet: int, zipf: float, facts_per_web: int, random_values: bool = False,
-               value_tokens: int = 1) -> World:
+               value_tokens: int = 1, random_web: bool = False) -> World:
     """Draw the web keys and the people's names (distinct pairs of one alphabet), attributes and key values."""
     if n_people + n_keys > n_alphabet ** 2:
         raise ValueError(f"n_people + n_keys must be at most n_alphabet**2 = {n_alphabet ** 2}; "
@@ -140,7 +144,7 @@ def make_world(rng: np.random.Generator, n_people: int, n_attrs: int, n_template
         attrs = np.stack([rng.permutation(base) for _ in range(n_attrs)], axis=1)
     key_values = rng.integers(0, n_values, size=n_keys)
     return World(n_attrs, n_templates, n_alphabet, n_values, value_tokens, facts_per_web, names, attrs, keys,
-                 key_values, zipf_probs(n_keys, zipf), random_values)
+                 key_values, zipf_probs(n_keys, zipf), random_values, random_web)
 
 
 def bio_sequences(w: World, people: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -169,15 +173,21 @@ def bio_sequences(w: World, people: np.ndarray, rng: np.random.Generator) -> tup
     return tokens, target
 
 
-def web_sequences(w: World, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Web sequences holding the given keys (B, facts_per_web): [WEB, a1, b1, v1, a2, b2, v2, ...]."""
+def web_sequences(w: World, keys: np.ndarray, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Web sequences holding the given keys (B, facts_per_web): [WEB, a1, b1, v1, a2, b2, v2, ...].
+
+    With `rng` and `w.random_web` (the control), every fact's value is a fresh uniform draw: the web then has
+    nothing to learn beyond the value tokens' uniform distribution, whatever the model's size."""
     b = keys.shape[0]
     tokens = np.full((b, w.seq_len), PAD, dtype=np.int64)
     target = np.zeros((b, w.seq_len), dtype=bool)
     tokens[:, 0] = WEB
     tokens[:, 1:w.web_len:3] = w.o_alpha + w.keys[keys, 0]
     tokens[:, 2:w.web_len:3] = w.o_alpha + w.keys[keys, 1]
-    tokens[:, 3:w.web_len:3] = w.o_value + w.key_values[keys]
+    values = w.key_values[keys]
+    if rng is not None and w.random_web:
+        values = rng.integers(0, w.n_values, size=values.shape)
+    tokens[:, 3:w.web_len:3] = w.o_value + values
     target[:, 2:w.web_len:3] = True
     return tokens, target
 
@@ -199,7 +209,7 @@ def mixed_batch(w: World, ratio: float, batch: int, rng: np.random.Generator) ->
         tokens[is_bio], target[is_bio] = bio_sequences(w, rng.integers(0, w.n_people, n_bio), rng)
     if n_bio < batch:
         tokens[~is_bio], target[~is_bio] = web_sequences(
-            w, sample_keys(w, (batch - n_bio, w.facts_per_web), rng))
+            w, sample_keys(w, (batch - n_bio, w.facts_per_web), rng), rng)
     return tokens, target
 
 

@@ -184,7 +184,8 @@ def summarize_phase(res: Result) -> str:
              f"(theory {s['rho_star_theory']:.4f}), collapse at rho = {s['rho_collapse_theory']:.4f}, "
              f"stored fraction {float(np.max(res.arrays['stored_rho'])):.3f} at the best rho vs "
              f"{float(res.arrays['stored_rho'][-1]):.3f} keeping everything",
-             f"control, linear web loss: slope of logit(r_thres) vs M {s['linear_web']['slope_logit_rthres_vs_M']['slope']:.3g}"]
+             "control, linear web loss: slope of logit(r_thres) vs M "
+             f"{s['linear_web']['slope_logit_rthres_vs_M']['slope']:.3g}"]
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -130,12 +131,15 @@ class TrainConfig:
     counts as recalled); web: n_keys keys; names and keys are distinct pairs of n_alphabet tokens, and attribute
     and key values share n_values value tokens; zipf: Zipf exponent (0: uniform, the linear-loss control);
     facts_per_web: facts per web sequence; random_values: (control) biographies re-draw their values on every
-    exposure, so there is nothing to memorise; web_only: also train a model on the web alone (r = 0) per size;
+    exposure, so there is nothing to memorise; random_web: (control) web facts re-draw their values on every
+    exposure, so the web has nothing to learn and its loss is the same for every size; web_only: also train a
+    model on the web alone (r = 0) per size;
     web_ratio_max: the web loss of a size at full web allocation (F2 of the knapsack model) is the median over
     its runs with mixing ratio at most web_ratio_max (always including the lowest ratio, and the web-only run
     when there is one): one run's web loss is noisy, and these runs give nearly all capacity to the web;
     threshold: memorised fraction that defines the critical ratio; eval_renders: renders per person at
-    evaluation."""
+    evaluation; workers: processes that train the runs in parallel (one torch thread each; the numbers do not
+    depend on it)."""
 
     sizes: tuple[int, ...] = (4, 6, 8)
     n_layers: int = 1
@@ -156,12 +160,17 @@ class TrainConfig:
     zipf: float = 1.5
     facts_per_web: int = 3
     random_values: bool = False
+    random_web: bool = False
     web_only: bool = False
     web_ratio_max: float = 0.02
     threshold: float = 0.5
     eval_renders: int = 2
+    workers: int = 2
     seed: int = 0
     device: str = "cpu"
+
+    # how many processes train the sweep's runs changes nothing in the results, so it is not in the cache key
+    NOT_IN_KEY: ClassVar[tuple[str, ...]] = ("workers",)
 
     def validate(self) -> None:
         validate.each(lambda n, v: validate.positive_int(n, v, 2), "sizes", self.sizes)
@@ -193,6 +202,7 @@ class TrainConfig:
         validate.probability("web_ratio_max", self.web_ratio_max)
         validate.probability("threshold", self.threshold, open_low=True, open_high=True)
         validate.positive_int("eval_renders", self.eval_renders)
+        validate.positive_int("workers", self.workers)
         validate.one_of("device", self.device, ("auto", "cpu", "cuda"))
 
 
@@ -200,12 +210,13 @@ QUICK = TrainConfig()
 PAPER = TrainConfig(sizes=(16, 32, 64, 128), n_layers=2, n_heads=4,
                     ratios=(0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256),
                     steps=20000, batch=256, lr=2e-3, warmup=500, n_people=256, n_values=32,
-                    n_keys=16000, n_alphabet=128, facts_per_web=8, device="auto")
+                    n_keys=16000, n_alphabet=128, facts_per_web=8, workers=1, device="auto")
 
 
 def world_of(cfg: TrainConfig) -> World:
     return make_world(rng(cfg.seed, "world"), cfg.n_people, cfg.n_attrs, cfg.n_templates, cfg.n_values,
-                      cfg.n_keys, cfg.n_alphabet, cfg.zipf, cfg.facts_per_web, cfg.random_values, cfg.value_tokens)
+                      cfg.n_keys, cfg.n_alphabet, cfg.zipf, cfg.facts_per_web, cfg.random_values, cfg.value_tokens,
+                      cfg.random_web)
 
 
 def chance_corrected(acc, chance: float):
@@ -272,10 +283,48 @@ def _loglog_fit(x, y) -> dict:
             "points": int(ok.sum())}
 
 
-def run_train(cfg: TrainConfig) -> Result:
-    """Train every (size, ratio) model plus a web-only model per size; measure memorisation and web loss."""
+def _train_point(cfg: "TrainConfig", d: int, ratio: float, tag: str, bar=None) -> dict:
+    """One (size, ratio) run of the sweep; a function of (cfg, d, ratio, tag) alone, so it gives the same
+    numbers in this process or in a worker."""
     single_thread()
-    device = resolve_device(cfg.device)
+    out = train_one(world_of(cfg), ratio, d, cfg.n_layers, cfg.n_heads, cfg.steps, cfg.batch, cfg.lr, cfg.warmup,
+                    cfg.seed, resolve_device(cfg.device), tag, cfg.eval_renders, bar, cfg.weight_decay)
+    return {k: out[k] for k in ("memorized", "web_loss", "web_key_loss", "n_params")}
+
+
+def _sweep_points(cfg: "TrainConfig") -> list[tuple[int, int, float, str]]:
+    """(size index, d_model, ratio, tag) of every run: the web-only run (r = 0) first when asked for."""
+    points = []
+    for i, d in enumerate(cfg.sizes):
+        if cfg.web_only:
+            points.append((i, d, 0.0, f"d{d}-web"))
+        points += [(i, d, r, f"d{d}-r{r:g}") for r in cfg.ratios]
+    return points
+
+
+def _run_points(cfg: "TrainConfig", points) -> list[dict]:
+    """Train every point, in this process (workers = 1) or in a pool of `workers` processes (one torch thread
+    each); the results are the same either way."""
+    with progress_bar(len(points) * cfg.steps, "knapsack.train") as bar:
+        if cfg.workers == 1 or len(points) == 1:
+            return [_train_point(cfg, d, r, tag, bar) for _, d, r, tag in points]
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(cfg.workers, len(points)), mp_context=mp.get_context("spawn")) as pool:
+            futures = [pool.submit(_train_point, cfg, d, r, tag) for _, d, r, tag in points]
+            out = []
+            for f in futures:
+                out.append(f.result())
+                bar.update(cfg.steps)
+            return out
+
+
+def run_train(cfg: TrainConfig) -> Result:
+    """Train every (size, ratio) model (plus a web-only model per size when asked); measure memorisation and
+    web loss."""
+    single_thread()
+    start = time.perf_counter()
     world = world_of(cfg)
     S, R = len(cfg.sizes), len(cfg.ratios)
     mem_raw = np.zeros((S, R))
@@ -283,20 +332,15 @@ def run_train(cfg: TrainConfig) -> Result:
     web0 = np.zeros(S)
     key_loss0 = np.zeros((S, world.n_keys))
     total = np.zeros(S, dtype=np.int64)
-    start = time.perf_counter()
-    with progress_bar(S * (R + int(cfg.web_only)) * cfg.steps, "knapsack.train") as bar:
-        for i, d in enumerate(cfg.sizes):
-            if cfg.web_only:
-                out0 = train_one(world, 0.0, d, cfg.n_layers, cfg.n_heads, cfg.steps, cfg.batch, cfg.lr,
-                                 cfg.warmup, cfg.seed, device, f"d{d}-web", cfg.eval_renders, bar,
-                                 cfg.weight_decay)
-                web0[i], key_loss0[i] = out0["web_loss"], out0["web_key_loss"]
-            for j, r in enumerate(cfg.ratios):
-                out = train_one(world, r, d, cfg.n_layers, cfg.n_heads, cfg.steps, cfg.batch, cfg.lr, cfg.warmup,
-                                cfg.seed, device, f"d{d}-r{r:g}", cfg.eval_renders, bar, cfg.weight_decay)
-                mem_raw[i, j], web[i, j], total[i] = out["memorized"], out["web_loss"], out["n_params"]
-                if j == 0 and not cfg.web_only:
-                    web0[i], key_loss0[i] = out["web_loss"], out["web_key_loss"]
+    points = _sweep_points(cfg)
+    for (i, _, r, tag), out in zip(points, _run_points(cfg, points)):
+        if tag.endswith("-web"):
+            web0[i], key_loss0[i] = out["web_loss"], out["web_key_loss"]
+            continue
+        j = cfg.ratios.index(r)
+        mem_raw[i, j], web[i, j], total[i] = out["memorized"], out["web_loss"], out["n_params"]
+        if j == 0 and not cfg.web_only:
+            web0[i], key_loss0[i] = out["web_loss"], out["web_key_loss"]
     mem = chance_corrected(mem_raw, world.chance)
     N = np.array([non_embedding_params(d, cfg.n_layers) for d in cfg.sizes], dtype=float)
     r_thres = np.array([critical_ratio_from_curve(cfg.ratios, mem[i], cfg.threshold) for i in range(S)])
@@ -304,11 +348,14 @@ def run_train(cfg: TrainConfig) -> Result:
     r_knap = knapsack_ratio_from_web_loss(f2, world.key_probs, cfg.n_values, cfg.n_people, cfg.facts_per_web)
     web_fit = _loglog_fit(N, f2)
     alpha = -web_fit["slope"]
+    # Eq. 5 is a law for the odds r/(1-r) (the solver's critical_ratio_law fits the same), not for r: at the
+    # smallest size r_thres ~0.2 and ln r and ln r/(1-r) differ by ~0.2 there
+    odds = r_thres / (1.0 - r_thres)
     scalars = {
         "n_nonembedding": N.tolist(), "n_params": total.tolist(), "r_thres": r_thres.tolist(),
         "web_loss_r0": web0.tolist(), "web_loss_f2": f2.tolist(), "web_fit": web_fit, "alpha_web": alpha,
         "r_thres_knapsack": r_knap.tolist(),
-        "slope_rthres": _loglog_fit(N, r_thres), "predicted_slope": -(alpha + 1),
+        "slope_odds": _loglog_fit(N, odds), "predicted_slope": -(alpha + 1),
         "bits_per_person": world.bits_per_person, "sequences": cfg.steps * cfg.batch,
         "train_wall_s": time.perf_counter() - start,
         "exposures_per_person": [r * cfg.steps * cfg.batch / cfg.n_people for r in cfg.ratios],
@@ -336,12 +383,12 @@ def summarize_train(res: Result) -> str:
         lines.append("  " + f"{d:>8} {int(a['n_nonembedding'][i]):>7} "
                      + " ".join(f"{m:>7.3f}" for m in a["memorized"][i])
                      + f" {_f(a['r_thres'][i]):>8} {a['web_loss_f2'][i]:>7.4f} {_f(a['r_thres_knapsack'][i]):>8}")
-    sl = s["slope_rthres"]
+    sl = s["slope_odds"]
     lines += [f"r_thres: ratio where the memorised fraction crosses {c['threshold']}; F2: web loss (nats, median "
               f"over runs with r <= {c['web_ratio_max']}); r_knap: the knapsack threshold predicted from F2 alone",
               f"web loss F2 ~ N^-alpha: alpha = {_f(s['alpha_web'], '.3f')} "
               f"(CI [{_f(-s['web_fit']['high'], '.3f')}, {_f(-s['web_fit']['low'], '.3f')}])",
-              f"critical ratio ~ N^slope: slope = {_f(sl['slope'], '.3f')} "
+              f"critical odds r_thres/(1-r_thres) ~ N^slope: slope = {_f(sl['slope'], '.3f')} "
               f"(CI [{_f(sl['low'], '.3f')}, {_f(sl['high'], '.3f')}]); knapsack prediction -(alpha+1) = "
               f"{_f(s['predicted_slope'], '.3f')}",
               f"training wall time {s['train_wall_s']:.0f} s"]
