@@ -128,6 +128,37 @@ def fig_train(res: Result) -> "plt.Figure":
     return fig
 
 
+def fig_flat_web(res: Result, flat: Result) -> "plt.Figure":
+    """The flat-web control beside the power-law web: memorised fraction vs mixing ratio for the sizes both
+    sweeps share, and the critical odds against N for each."""
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.7))
+    sizes = [d for d in res.config["sizes"] if d in flat.config["sizes"]]
+    cols = colors(len(sizes))
+    for run, style, name in ((res, "o-", "power-law web"), (flat, "s--", "flat web (values re-drawn)")):
+        a, c = run.arrays, run.config
+        for col, d in zip(cols, sizes):
+            i = c["sizes"].index(d)
+            ax.plot(a["ratios"], a["memorized"][i], style, color=col, ms=4, mfc="none" if "s" in style else col,
+                    label=f"d={d}, {name}")
+        rt = a["r_thres"] / (1 - a["r_thres"])
+        ok = np.isfinite(rt)
+        bx.plot(a["n_nonembedding"][ok], rt[ok], style, color="k", mfc="none" if "s" in style else "k",
+                label=f"{name}: slope {run.scalars['slope_odds']['slope']:.2f}")
+    ax.axhline(res.config["threshold"], color="grey", lw=0.7, ls="--")
+    ax.set(xscale="log", xlabel="mixing ratio r", ylabel="memorised fraction (chance-corrected)", ylim=(-0.05, 1.05),
+           title="Control: a web with nothing to learn")
+    ax.legend(fontsize=6.5)
+    bx.set(xscale="log", yscale="log", xlabel="non-embedding parameters N", ylabel="critical odds r/(1-r)",
+           title="Critical ratio vs size, both webs")
+    bx.legend(fontsize=7)
+    _plain_minor(bx)
+    N = res.arrays["n_nonembedding"]
+    bx.set_xticks(N)
+    bx.set_xticklabels([f"{int(n)}" for n in N])
+    fig.tight_layout()
+    return fig
+
+
 def draw_result(experiment: str, res: Result, out_dir: Path) -> list[Path]:
     """The figure(s) of one experiment's result, written under out_dir."""
     out_dir = Path(out_dir)
@@ -146,6 +177,8 @@ _CAPTIONS = {
                               "frequency groups (Sec. 5).",
     "train_mixing.png": "Training: memorised fraction against mixing ratio per model size, web loss against size, "
                         "and critical ratio against size with the knapsack prediction -(alpha+1).",
+    "train_flat_web.png": "Negative control of the size laws: the same sweep with web values re-drawn at every "
+                          "exposure (nothing to learn, a flat web loss), where the knapsack model sets no threshold.",
 }
 
 
@@ -155,5 +188,13 @@ def make_all(preset: str, cache: Path | None, out_dir: Path, seed: int = 0) -> l
 
 
 def report_figures(ctx, out_dir: Path) -> list[tuple[str, Path]]:
-    """Figures for the paper-check report, from the first seed's cached results."""
-    return captioned(make_all(ctx.preset, ctx.cache, out_dir, seed=ctx.seeds[0]), _CAPTIONS)
+    """Figures for the paper-check report, from the first seed's cached results (the flat-web control is the
+    sweep paper_checks.knapsack runs for it, so it comes from the same cache)."""
+    paths = make_all(ctx.preset, ctx.cache, out_dir, seed=ctx.seeds[0])
+    train = BY_NAME["train"]
+    base = train.presets[ctx.preset]
+    res = train.cached(train.config(ctx.preset, seed=ctx.seeds[0]), root=ctx.cache)
+    flat = train.cached(train.config(ctx.preset, seed=ctx.seeds[0], random_web=True,
+                                     sizes=(base.sizes[0], base.sizes[-1])), root=ctx.cache)
+    paths.append(save(fig_flat_web(res, flat), Path(out_dir) / "train_flat_web.png"))
+    return captioned(paths, _CAPTIONS)

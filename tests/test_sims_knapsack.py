@@ -142,7 +142,7 @@ def test_knapsack_ratio_inverts_the_all_or_nothing_web_loss():
 
 
 TINY = dict(sizes=(16,), ratios=(0.002, 0.5), steps=250, batch=32, lr=1e-2, warmup=10, n_people=4, n_attrs=2,
-            n_values=4, n_keys=56, n_alphabet=8)
+            n_values=4, n_keys=56, n_alphabet=8, workers=1)
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +172,16 @@ def test_tiny_training_mixing_ratio_matters(tiny):
     assert np.isfinite(tiny.arrays["web_loss_r0"]).all() and tiny.scalars["n_params"][0] > 0
 
 
+def test_training_figures_draw_the_sweep_and_the_flat_web_control(tiny, cache_dir, tmp_path):
+    from figures.knapsack import draw_result, fig_flat_web
+    from figures.style import save
+
+    flat = TRAIN.cached(TRAIN.config("quick", **{**TINY, "random_web": True}), root=cache_dir)
+    assert np.allclose(flat.arrays["web_loss_f2"], np.log(TINY["n_values"]), atol=0.1)   # nothing to learn
+    paths = draw_result("train", tiny, tmp_path) + [save(fig_flat_web(tiny, flat), tmp_path / "flat.png")]
+    assert all(p.is_file() and p.stat().st_size > 10_000 for p in paths)
+
+
 def test_bad_parameters_are_one_sentence_errors(capsys):
     with pytest.raises(ConfigError, match="ratios"):
         TRAIN.config("quick", ratios=(0.1, 1.5))
@@ -185,6 +195,8 @@ def test_bad_parameters_are_one_sentence_errors(capsys):
         TRAIN.config("quick", value_tokens=0)
     with pytest.raises(ConfigError, match="web_ratio_max"):
         TRAIN.config("quick", web_ratio_max=1.5)
+    with pytest.raises(ConfigError, match="workers"):
+        TRAIN.config("quick", workers=0)
     with pytest.raises(ConfigError, match="log10_r"):
         PHASE.config("quick", log10_r=(-1.0, 0.5))
     assert main("knapsack", list(BY_NAME.values()), DEFAULT, "", ["phase", "--alpha", "-1", "--no-figure"]) == 2
