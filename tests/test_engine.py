@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import operator
 import typing
 from dataclasses import dataclass
 
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sims.engine import ConfigError, DivergenceError, Experiment, Result, cache, mean_ci, rng, validate
+from sims.engine import ConfigError, DivergenceError, Experiment, Result, cache, map_runs, mean_ci, rng, validate
 from sims.engine import results as results_mod
 from sims.engine.cli import field_parser, main
 from sims.engine.curves import eval_schedule, first_crossing, fit_line, value_at
@@ -236,3 +237,27 @@ def test_fields_named_not_in_key_do_not_change_the_cache_key():
 
     assert cache.key("toy.main", RunConfig(workers=1)) == cache.key("toy.main", RunConfig(workers=4))
     assert cache.key("toy.main", RunConfig(n=2)) != cache.key("toy.main", RunConfig(n=3))
+
+
+def test_map_runs_keeps_call_order_reports_each_run_and_raises_a_failed_run():
+    calls = [(1, 2), (3, 4), (5, 6), (7, 8)]
+    for workers in (1, 2):
+        seen = []
+        assert map_runs(operator.mul, calls, workers, lambda i, r: seen.append((i, r))) == [2, 12, 30, 56]
+        assert sorted(seen) == [(0, 2), (1, 12), (2, 30), (3, 56)]
+        with pytest.raises(ZeroDivisionError):
+            map_runs(operator.truediv, [(1, 1), (1, 0)], workers)
+    with pytest.raises(ConfigError, match="workers"):
+        map_runs(operator.mul, calls, 0)
+
+
+def test_active_cache_is_set_only_inside_a_cached_run(tmp_path):
+    seen = []
+
+    def run(cfg):
+        seen.append(cache.active())
+        return toy_run(cfg)
+
+    assert cache.active() is None
+    cache.cached_run("toy.main", TOY.config("quick", seed=11), run, tmp_path, refresh=True)
+    assert seen == [(tmp_path, True)] and cache.active() is None

@@ -163,6 +163,30 @@ def test_training_is_deterministic_for_a_config_and_seed_in_one_process_or_a_poo
         "quick", **{**TINY, "steps": 20, "ratios": (0.1, 0.5), "workers": 2}))
 
 
+def test_an_interrupted_training_sweep_keeps_its_finished_runs(tmp_path, monkeypatch):
+    import sims.knapsack.train as train
+
+    cfg = TRAIN.config("quick", **{**TINY, "steps": 10, "ratios": (0.1, 0.3, 0.5)})
+    trained = []
+    real = train._train_point
+
+    def flaky(point, tag):
+        if len(trained) == 2:
+            raise KeyboardInterrupt
+        trained.append(tag)
+        return real(point, tag)
+
+    monkeypatch.setattr(train, "_train_point", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        TRAIN.cached(cfg, root=tmp_path)
+    assert trained == ["d16-r0.1", "d16-r0.3"]
+    trained.clear()
+    monkeypatch.setattr(train, "_train_point", lambda point, tag: (trained.append(tag), real(point, tag))[1])
+    resumed = TRAIN.cached(cfg, root=tmp_path)
+    assert trained == ["d16-r0.5"]                 # the two finished runs came from the cache
+    assert np.array_equal(resumed.arrays["memorized_raw"], TRAIN.run(cfg).arrays["memorized_raw"])
+
+
 def test_tiny_training_mixing_ratio_matters(tiny):
     mem = tiny.arrays["memorized"]
     assert mem.shape == (1, 2)

@@ -8,6 +8,7 @@ edit to the simulation code never returns a stale result computed by the old cod
 """
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import hashlib
 import json
@@ -26,6 +27,16 @@ CACHE_VERSION = 1
 def default_root() -> Path:
     """Cache root: $THEORYLAB_CACHE, else ./results/cache."""
     return Path(os.environ.get("THEORYLAB_CACHE", "results/cache"))
+
+
+# the cache of the cached_run in progress: a run that caches its own sub-runs (points of a long sweep) stores
+# them beside itself, so an interrupted sweep keeps its finished points
+_ACTIVE: contextvars.ContextVar[tuple[Path, bool] | None] = contextvars.ContextVar("theorylab_cache", default=None)
+
+
+def active() -> tuple[Path, bool] | None:
+    """(root, refresh) of the cached_run in progress; None outside one (a bare `run(config)` stores nothing)."""
+    return _ACTIVE.get()
 
 
 def config_dict(config: Any) -> dict[str, Any]:
@@ -78,7 +89,11 @@ def cached_run(experiment: str, config: Any, run: Callable[[Any], results.Result
         out.meta["from_cache"] = True
         return out
     start = time.perf_counter()
-    out = run(config)
+    token = _ACTIVE.set((Path(root) if root is not None else default_root(), refresh))
+    try:
+        out = run(config)
+    finally:
+        _ACTIVE.reset(token)
     out.meta.setdefault("wall_s", time.perf_counter() - start)
     out.meta["cache_key"] = key(experiment, config)
     results.save(out, directory)

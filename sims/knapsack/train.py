@@ -9,12 +9,12 @@ attention kernel has no batching rule under `torch.func.vmap`, so an ensemble is
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import numpy as np
 
-from sims.engine import Experiment, Result, validate
+from sims.engine import Experiment, Result, cache, map_runs, results, validate
 from sims.engine.cache import config_dict
 from sims.engine.curves import fit_line
 from sims.engine.divergence import check_finite
@@ -283,41 +283,71 @@ def _loglog_fit(x, y) -> dict:
             "points": int(ok.sum())}
 
 
-def _train_point(cfg: "TrainConfig", d: int, ratio: float, tag: str, bar=None) -> dict:
-    """One (size, ratio) run of the sweep; a function of (cfg, d, ratio, tag) alone, so it gives the same
-    numbers in this process or in a worker."""
+POINT = "knapsack.train_point"
+
+
+def _point_config(cfg: "TrainConfig", d: int, ratio: float) -> "TrainConfig":
+    """One run of a sweep as a config of its own: the sweep's config with its grids narrowed to (d, ratio) and the
+    fields that only shape the sweep reset, so the same run in two sweeps is one cache entry."""
+    return replace(cfg, sizes=(d,), ratios=(ratio,), web_only=False, web_ratio_max=QUICK.web_ratio_max,
+                   threshold=QUICK.threshold, workers=1)
+
+
+def _train_point(point: "TrainConfig", tag: str) -> dict:
+    """Train the one model of `point`; a function of (point, tag) alone, so it gives the same numbers in this
+    process or in a worker."""
     single_thread()
-    out = train_one(world_of(cfg), ratio, d, cfg.n_layers, cfg.n_heads, cfg.steps, cfg.batch, cfg.lr, cfg.warmup,
-                    cfg.seed, resolve_device(cfg.device), tag, cfg.eval_renders, bar, cfg.weight_decay)
-    return {k: out[k] for k in ("memorized", "web_loss", "web_key_loss", "n_params")}
+    out = train_one(world_of(point), point.ratios[0], point.sizes[0], point.n_layers, point.n_heads, point.steps,
+                    point.batch, point.lr, point.warmup, point.seed, resolve_device(point.device), tag,
+                    point.eval_renders, None, point.weight_decay)
+    return {"scalars": {"memorized": out["memorized"], "web_loss": out["web_loss"], "n_params": out["n_params"],
+                        "tag": tag},
+            "arrays": {"web_key_loss": out["web_key_loss"]}}
 
 
-def _sweep_points(cfg: "TrainConfig") -> list[tuple[int, int, float, str]]:
-    """(size index, d_model, ratio, tag) of every run: the web-only run (r = 0) first when asked for."""
+def _tag(d: int, ratio: float) -> str:
+    """The name a run's random streams (initialisation, data) are drawn under: a function of (d, ratio)."""
+    return f"d{d}-web" if ratio == 0 else f"d{d}-r{ratio:g}"
+
+
+def _sweep_points(cfg: "TrainConfig") -> list[tuple[int, int | None, str, "TrainConfig"]]:
+    """(size index, ratio index, tag, point config) of every run; a size's web-only run (r = 0, ratio index None)
+    comes first when asked for."""
     points = []
     for i, d in enumerate(cfg.sizes):
         if cfg.web_only:
-            points.append((i, d, 0.0, f"d{d}-web"))
-        points += [(i, d, r, f"d{d}-r{r:g}") for r in cfg.ratios]
+            points.append((i, None, _tag(d, 0.0), _point_config(cfg, d, 0.0)))
+        points += [(i, j, _tag(d, r), _point_config(cfg, d, r)) for j, r in enumerate(cfg.ratios)]
     return points
 
 
 def _run_points(cfg: "TrainConfig", points) -> list[dict]:
-    """Train every point, in this process (workers = 1) or in a pool of `workers` processes (one torch thread
-    each); the results are the same either way."""
-    with progress_bar(len(points) * cfg.steps, "knapsack.train") as bar:
-        if cfg.workers == 1 or len(points) == 1:
-            return [_train_point(cfg, d, r, tag, bar) for _, d, r, tag in points]
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
+    """Every point's measurements, trained over cfg.workers processes. Inside a cached run (`Experiment.cached`)
+    each point is also a cache entry of its own beside the sweep's: stored as soon as it finishes and reused when
+    present, so an interrupted sweep keeps its finished runs. A bare `run(config)` trains every point."""
+    active = cache.active()
+    root, refresh = active if active is not None else (None, True)
+    out: list[dict | None] = [None] * len(points)
+    todo = []
+    for k, (*_, point) in enumerate(points):
+        where = cache.path_for(POINT, point, root) if active is not None else None
+        if not refresh and results.is_complete(where):
+            res = results.load(where)
+            out[k] = {"scalars": res.scalars, "arrays": res.arrays}
+        else:
+            todo.append(k)
+    with progress_bar(len(todo) * cfg.steps, "knapsack.train") as bar:
+        def store(i: int, got: dict) -> None:
+            k = todo[i]
+            point = points[k][3]
+            if active is not None:
+                results.save(Result(POINT, config_dict(point), got["scalars"], got["arrays"]),
+                             cache.path_for(POINT, point, root))
+            out[k] = got
+            bar.update(cfg.steps)
 
-        with ProcessPoolExecutor(min(cfg.workers, len(points)), mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(_train_point, cfg, d, r, tag) for _, d, r, tag in points]
-            out = []
-            for f in futures:
-                out.append(f.result())
-                bar.update(cfg.steps)
-            return out
+        map_runs(_train_point, [(points[k][3], points[k][2]) for k in todo], cfg.workers, store)
+    return out
 
 
 def run_train(cfg: TrainConfig) -> Result:
@@ -333,14 +363,14 @@ def run_train(cfg: TrainConfig) -> Result:
     key_loss0 = np.zeros((S, world.n_keys))
     total = np.zeros(S, dtype=np.int64)
     points = _sweep_points(cfg)
-    for (i, _, r, tag), out in zip(points, _run_points(cfg, points)):
-        if tag.endswith("-web"):
-            web0[i], key_loss0[i] = out["web_loss"], out["web_key_loss"]
+    for (i, j, _, _), got in zip(points, _run_points(cfg, points)):
+        sc, arr = got["scalars"], got["arrays"]
+        if j is None:                                   # the size's web-only run
+            web0[i], key_loss0[i] = sc["web_loss"], arr["web_key_loss"]
             continue
-        j = cfg.ratios.index(r)
-        mem_raw[i, j], web[i, j], total[i] = out["memorized"], out["web_loss"], out["n_params"]
+        mem_raw[i, j], web[i, j], total[i] = sc["memorized"], sc["web_loss"], sc["n_params"]
         if j == 0 and not cfg.web_only:
-            web0[i], key_loss0[i] = out["web_loss"], out["web_key_loss"]
+            web0[i], key_loss0[i] = sc["web_loss"], arr["web_key_loss"]
     mem = chance_corrected(mem_raw, world.chance)
     N = np.array([non_embedding_params(d, cfg.n_layers) for d in cfg.sizes], dtype=float)
     r_thres = np.array([critical_ratio_from_curve(cfg.ratios, mem[i], cfg.threshold) for i in range(S)])
