@@ -380,7 +380,8 @@ def run_train(cfg: TrainConfig) -> Result:
     alpha = -web_fit["slope"]
     # Eq. 5 is a law for the odds r/(1-r) (the solver's critical_ratio_law fits the same), not for r: at the
     # smallest size r_thres ~0.2 and ln r and ln r/(1-r) differ by ~0.2 there
-    odds = r_thres / (1.0 - r_thres)
+    with np.errstate(divide="ignore"):          # r_thres = 1 (a sweep at r = 1 only): infinite odds, not fitted
+        odds = r_thres / (1.0 - r_thres)
     scalars = {
         "n_nonembedding": N.tolist(), "n_params": total.tolist(), "r_thres": r_thres.tolist(),
         "web_loss_r0": web0.tolist(), "web_loss_f2": f2.tolist(), "web_fit": web_fit, "alpha_web": alpha,
