@@ -163,6 +163,23 @@ def test_training_is_deterministic_for_a_config_and_seed_in_one_process_or_a_poo
         "quick", **{**TINY, "steps": 20, "ratios": (0.1, 0.5), "workers": 2}))
 
 
+def test_a_silent_web_gives_no_web_gradient_and_leaves_the_facts_their_own():
+    import torch
+
+    from sims.knapsack.train import batch_loss
+
+    logits = torch.randn(6, 5, requires_grad=True)
+    targets = torch.tensor([0, 1, 2, 3, 4, 0])
+    bio = torch.tensor([True, True, False, False, False, False])
+    full = batch_loss(logits, targets, None, False)
+    assert torch.allclose(full, torch.nn.functional.cross_entropy(logits, targets))
+    silent = batch_loss(logits, targets, bio, True)
+    silent.backward()
+    assert torch.count_nonzero(logits.grad[~bio]) == 0           # web positions: no gradient
+    fact_grad = torch.autograd.grad(batch_loss(logits, targets, None, False), logits)[0][bio]
+    assert torch.allclose(logits.grad[bio], fact_grad)            # facts: the gradient of the mixed batch
+
+
 def test_an_interrupted_training_sweep_keeps_its_finished_runs(tmp_path, monkeypatch):
     import sims.knapsack.train as train
 

@@ -23,7 +23,7 @@ from sims.engine.progress import bar as progress_bar
 from sims.engine.seeding import rng
 from sims.engine.torch_layer import resolve_device, seeded, single_thread
 
-from .data import World, eval_bio, eval_web, make_world, mixed_batch
+from .data import BIO, World, eval_bio, eval_web, make_world, mixed_batch
 
 
 def build_model(world: World, d_model: int, n_layers: int, n_heads: int, seed: int, tag: str):
@@ -80,9 +80,21 @@ def evaluate(model, world: World, seed: int, renders: int, device) -> dict[str, 
             "web_key_loss": per_key, "web_key_acc": web_acc_keys}
 
 
+def batch_loss(logits, targets, bio_positions, silent_web: bool):
+    """Mean cross-entropy over the batch's target positions. With silent_web (a diagnostic) the web positions
+    count zero: the web is seen but never learned, and the sum is still divided by all target positions, so a
+    biography fact gets the gradient it has in the mixed batch."""
+    import torch
+
+    if not silent_web:
+        return torch.nn.functional.cross_entropy(logits, targets)
+    ce = torch.nn.functional.cross_entropy(logits, targets, reduction="none")
+    return (ce * bio_positions).sum() / ce.numel()
+
+
 def train_one(world: World, ratio: float, d_model: int, n_layers: int, n_heads: int, steps: int, batch: int,
               lr: float, warmup: int, seed: int, device, tag: str, eval_renders: int = 2,
-              bar=None, weight_decay: float = 0.0) -> dict:
+              bar=None, weight_decay: float = 0.0, silent_web: bool = False) -> dict:
     """Train one model on the mixture with mixing ratio `ratio` and return its final measurements."""
     import torch
 
@@ -96,7 +108,8 @@ def train_one(world: World, ratio: float, d_model: int, n_layers: int, n_heads: 
         toks, mask = mixed_batch(world, ratio, batch, data_rng)
         x = torch.as_tensor(toks, device=device)
         m = torch.as_tensor(mask, device=device)
-        loss = torch.nn.functional.cross_entropy(model(x, m), torch.roll(x, -1, dims=1)[m])
+        bio = torch.as_tensor(toks[:, 0] == BIO, device=device)[:, None].expand_as(m)[m] if silent_web else None
+        loss = batch_loss(model(x, m), torch.roll(x, -1, dims=1)[m], bio, silent_web)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -132,7 +145,8 @@ class TrainConfig:
     and key values share n_values value tokens; zipf: Zipf exponent (0: uniform, the linear-loss control);
     facts_per_web: facts per web sequence; random_values: (control) biographies re-draw their values on every
     exposure, so there is nothing to memorise; random_web: (control) web facts re-draw their values on every
-    exposure, so the web has nothing to learn and its loss is the same for every size; web_only: also train a
+    exposure, so the web has nothing to learn and its loss is the same for every size; silent_web: (diagnostic)
+    web sequences stay in every batch but carry no loss (no web gradient at all); web_only: also train a
     model on the web alone (r = 0) per size;
     web_ratio_max: the web loss of a size at full web allocation (F2 of the knapsack model) is the median over
     its runs with mixing ratio at most web_ratio_max (always including the lowest ratio, and the web-only run
@@ -161,6 +175,7 @@ class TrainConfig:
     facts_per_web: int = 3
     random_values: bool = False
     random_web: bool = False
+    silent_web: bool = False
     web_only: bool = False
     web_ratio_max: float = 0.02
     threshold: float = 0.5
@@ -299,7 +314,7 @@ def _train_point(point: "TrainConfig", tag: str) -> dict:
     single_thread()
     out = train_one(world_of(point), point.ratios[0], point.sizes[0], point.n_layers, point.n_heads, point.steps,
                     point.batch, point.lr, point.warmup, point.seed, resolve_device(point.device), tag,
-                    point.eval_renders, None, point.weight_decay)
+                    point.eval_renders, None, point.weight_decay, point.silent_web)
     return {"scalars": {"memorized": out["memorized"], "web_loss": out["web_loss"], "n_params": out["n_params"],
                         "tag": tag},
             "arrays": {"web_key_loss": out["web_key_loss"]}}
