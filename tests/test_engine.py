@@ -130,6 +130,17 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path):
     assert [r.meta["from_cache"] for r in out] == [True, True, False, False]
 
 
+def test_a_sweep_over_worker_processes_stores_each_point_and_reuses_the_stored_ones(tmp_path):
+    configs = [TOY.config("quick", seed=s) for s in range(3)]
+    cache.sweep("toy.main", configs[:1], toy_run, tmp_path)                   # one point already stored
+    seen = []
+    out = cache.sweep("toy.main", configs, toy_run, tmp_path, workers=2, on_done=lambda i, r: seen.append(i))
+    assert sorted(seen) == [0, 1, 2] and [r.meta["from_cache"] for r in out] == [True, False, False]
+    assert all(results_mod.is_complete(cache.path_for("toy.main", c, tmp_path)) for c in configs)
+    serial = [toy_run(c) for c in configs]
+    assert all(np.array_equal(a.arrays["x"], b.arrays["x"]) for a, b in zip(out, serial))
+
+
 def test_config_overrides_and_errors_name_the_parameter():
     assert TOY.config("quick", scale=2.0).scale == 2.0
     with pytest.raises(ConfigError, match="scale"):

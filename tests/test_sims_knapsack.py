@@ -185,22 +185,22 @@ def test_an_interrupted_training_sweep_keeps_its_finished_runs(tmp_path, monkeyp
 
     cfg = TRAIN.config("quick", **{**TINY, "steps": 10, "ratios": (0.1, 0.3, 0.5)})
     trained = []
-    real = train._train_point
+    real = train._run_point
 
-    def flaky(point, tag):
+    def flaky(point):
         if len(trained) == 2:
             raise KeyboardInterrupt
-        trained.append(tag)
-        return real(point, tag)
+        trained.append(point.ratios[0])
+        return real(point)
 
-    monkeypatch.setattr(train, "_train_point", flaky)
+    monkeypatch.setattr(train, "_run_point", flaky)
     with pytest.raises(KeyboardInterrupt):
         TRAIN.cached(cfg, root=tmp_path)
-    assert trained == ["d16-r0.1", "d16-r0.3"]
+    assert trained == [0.1, 0.3]
     trained.clear()
-    monkeypatch.setattr(train, "_train_point", lambda point, tag: (trained.append(tag), real(point, tag))[1])
+    monkeypatch.setattr(train, "_run_point", lambda point: (trained.append(point.ratios[0]), real(point))[1])
     resumed = TRAIN.cached(cfg, root=tmp_path)
-    assert trained == ["d16-r0.5"]                 # the two finished runs came from the cache
+    assert trained == [0.5]                        # the two finished runs came from the cache
     assert np.array_equal(resumed.arrays["memorized_raw"], TRAIN.run(cfg).arrays["memorized_raw"])
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import results
+from .executor import map_runs
 
 # Bump when a change to the simulations makes old cached results wrong.
 CACHE_VERSION = 1
@@ -102,6 +103,39 @@ def cached_run(experiment: str, config: Any, run: Callable[[Any], results.Result
 
 
 def sweep(experiment: str, configs: list[Any], run: Callable[[Any], results.Result],
-          root: Path | None = None, refresh: bool = False) -> list[results.Result]:
-    """Run every config through the cache, in order; finished points are reused."""
-    return [cached_run(experiment, c, run, root, refresh) for c in configs]
+          root: Path | None = None, refresh: bool = False, workers: int = 1,
+          on_done: Callable[[int, results.Result], None] | None = None) -> list[results.Result]:
+    """Run every config through the cache; finished points are reused and every computed point is stored as
+    soon as it finishes, so an interrupted sweep resumes at the points it lacks. With workers > 1 the missing
+    points are computed in that many worker processes (`executor.map_runs`; `run` must then be a module-level
+    function whose result depends on its config alone). on_done(i, result) sees every point, cached or not."""
+    if workers == 1:
+        out = []
+        for i, c in enumerate(configs):
+            out.append(cached_run(experiment, c, run, root, refresh))
+            if on_done is not None:
+                on_done(i, out[-1])
+        return out
+    out: list[results.Result | None] = [None] * len(configs)
+    todo = []
+    for i, c in enumerate(configs):
+        directory = path_for(experiment, c, root)
+        if not refresh and results.is_complete(directory):
+            out[i] = results.load(directory)
+            out[i].meta["from_cache"] = True
+            if on_done is not None:
+                on_done(i, out[i])
+        else:
+            todo.append(i)
+
+    def store(j: int, res: results.Result) -> None:
+        i = todo[j]
+        res.meta["cache_key"] = key(experiment, configs[i])
+        results.save(res, path_for(experiment, configs[i], root))
+        res.meta["from_cache"] = False
+        out[i] = res
+        if on_done is not None:
+            on_done(i, res)
+
+    map_runs(run, [(configs[i],) for i in todo], workers, store)
+    return out

@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from sims.engine import Experiment, Result, cache, map_runs, results, validate
+from sims.engine import Experiment, Result, cache, map_runs, validate
 from sims.engine.cache import config_dict
 from sims.engine.curves import fit_line
 from sims.engine.divergence import check_finite
@@ -308,61 +308,49 @@ def _point_config(cfg: "TrainConfig", d: int, ratio: float) -> "TrainConfig":
                    threshold=QUICK.threshold, workers=1)
 
 
-def _train_point(point: "TrainConfig", tag: str) -> dict:
-    """Train the one model of `point`; a function of (point, tag) alone, so it gives the same numbers in this
-    process or in a worker."""
-    single_thread()
-    out = train_one(world_of(point), point.ratios[0], point.sizes[0], point.n_layers, point.n_heads, point.steps,
-                    point.batch, point.lr, point.warmup, point.seed, resolve_device(point.device), tag,
-                    point.eval_renders, None, point.weight_decay, point.silent_web)
-    return {"scalars": {"memorized": out["memorized"], "web_loss": out["web_loss"], "n_params": out["n_params"],
-                        "tag": tag},
-            "arrays": {"web_key_loss": out["web_key_loss"]}}
-
-
 def _tag(d: int, ratio: float) -> str:
     """The name a run's random streams (initialisation, data) are drawn under: a function of (d, ratio)."""
     return f"d{d}-web" if ratio == 0 else f"d{d}-r{ratio:g}"
 
 
-def _sweep_points(cfg: "TrainConfig") -> list[tuple[int, int | None, str, "TrainConfig"]]:
-    """(size index, ratio index, tag, point config) of every run; a size's web-only run (r = 0, ratio index None)
+def _run_point(point: "TrainConfig") -> Result:
+    """Train the one model of `point`; a function of the point alone, so it gives the same numbers in this
+    process or in a worker."""
+    single_thread()
+    d, ratio = point.sizes[0], point.ratios[0]
+    out = train_one(world_of(point), ratio, d, point.n_layers, point.n_heads, point.steps, point.batch, point.lr,
+                    point.warmup, point.seed, resolve_device(point.device), _tag(d, ratio), point.eval_renders,
+                    None, point.weight_decay, point.silent_web)
+    return Result(POINT, config_dict(point),
+                  {"memorized": out["memorized"], "web_loss": out["web_loss"], "n_params": out["n_params"]},
+                  {"web_key_loss": out["web_key_loss"]})
+
+
+def _sweep_points(cfg: "TrainConfig") -> list[tuple[int, int | None, "TrainConfig"]]:
+    """(size index, ratio index, point config) of every run; a size's web-only run (r = 0, ratio index None)
     comes first when asked for."""
     points = []
     for i, d in enumerate(cfg.sizes):
         if cfg.web_only:
-            points.append((i, None, _tag(d, 0.0), _point_config(cfg, d, 0.0)))
-        points += [(i, j, _tag(d, r), _point_config(cfg, d, r)) for j, r in enumerate(cfg.ratios)]
+            points.append((i, None, _point_config(cfg, d, 0.0)))
+        points += [(i, j, _point_config(cfg, d, r)) for j, r in enumerate(cfg.ratios)]
     return points
 
 
-def _run_points(cfg: "TrainConfig", points) -> list[dict]:
-    """Every point's measurements, trained over cfg.workers processes. Inside a cached run (`Experiment.cached`)
-    each point is also a cache entry of its own beside the sweep's: stored as soon as it finishes and reused when
-    present, so an interrupted sweep keeps its finished runs. A bare `run(config)` trains every point."""
+def _run_points(cfg: "TrainConfig", configs: list["TrainConfig"]) -> list[Result]:
+    """Every point's result, trained over cfg.workers processes. Inside a cached run (`Experiment.cached`) the
+    points go through the cache as a sweep of their own (`knapsack.train_point`): each is stored as soon as it
+    finishes and reused when present, so an interrupted sweep keeps its finished runs. A bare `run(config)`
+    trains every point and stores nothing."""
     active = cache.active()
-    root, refresh = active if active is not None else (None, True)
-    out: list[dict | None] = [None] * len(points)
-    todo = []
-    for k, (*_, point) in enumerate(points):
-        where = cache.path_for(POINT, point, root) if active is not None else None
-        if not refresh and results.is_complete(where):
-            res = results.load(where)
-            out[k] = {"scalars": res.scalars, "arrays": res.arrays}
-        else:
-            todo.append(k)
-    with progress_bar(len(todo) * cfg.steps, "knapsack.train") as bar:
-        def store(i: int, got: dict) -> None:
-            k = todo[i]
-            point = points[k][3]
-            if active is not None:
-                results.save(Result(POINT, config_dict(point), got["scalars"], got["arrays"]),
-                             cache.path_for(POINT, point, root))
-            out[k] = got
+    with progress_bar(len(configs) * cfg.steps, "knapsack.train") as bar:
+        def done(i: int, res: Result) -> None:
             bar.update(cfg.steps)
 
-        map_runs(_train_point, [(points[k][3], points[k][2]) for k in todo], cfg.workers, store)
-    return out
+        if active is None:
+            return map_runs(_run_point, [(c,) for c in configs], cfg.workers, done)
+        root, refresh = active
+        return cache.sweep(POINT, configs, _run_point, root, refresh, cfg.workers, done)
 
 
 def run_train(cfg: TrainConfig) -> Result:
@@ -378,8 +366,8 @@ def run_train(cfg: TrainConfig) -> Result:
     key_loss0 = np.zeros((S, world.n_keys))
     total = np.zeros(S, dtype=np.int64)
     points = _sweep_points(cfg)
-    for (i, j, _, _), got in zip(points, _run_points(cfg, points)):
-        sc, arr = got["scalars"], got["arrays"]
+    for (i, j, _), got in zip(points, _run_points(cfg, [p for *_, p in points])):
+        sc, arr = got.scalars, got.arrays
         if j is None:                                   # the size's web-only run
             web0[i], key_loss0[i] = sc["web_loss"], arr["web_key_loss"]
             continue
