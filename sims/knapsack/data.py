@@ -7,11 +7,11 @@ stand-ins keep what the theory needs and nothing else:
   small alphabet, its value uniform over `n_values` value tokens. Each web sequence holds `facts_per_web` facts
   whose keys are drawn with Zipf probabilities q_k ∝ k^(-zipf). A learner that stores the most frequent keys
   first has web loss sum_{k > n} q_k log(n_values) ~ n^(1 - zipf): a power law in capacity with exponent
-  alpha = zipf - 1 [ours]. `zipf = 0` gives uniform keys: the web loss then falls linearly in the number of
-  stored keys (for a learner that stores keys whole; a small trained network stores them partly, and its web
-  loss over our sizes is a power law, alpha ~0.29). `random_web` (the flat-web control) re-draws every web
-  value at every training exposure: the web has nothing to learn, its loss is ln(n_values) at every size, and
-  the knapsack model then sets no threshold (F2' = 0).
+  alpha = zipf - 1 [ours]. `zipf = 0` gives uniform keys: every stored bit of the web is then worth the same,
+  so the web loss falls linearly in the capacity given to it, until the whole web is stored (against the
+  parameter count N it need not: a small network's capacity need not grow in proportion to N). `random_web`
+  (a diagnostic) re-draws every web value at every training exposure: the web has nothing to learn and its
+  loss is ln(n_values) at every size.
 * **Biographies** (domain 1, uniform exposure frequency): `n_people` individuals, each named by a pair of tokens
   of the same alphabet (pairs no web key uses), with `n_attrs` attributes. An attribute's value is a string of
   `value_tokens` value tokens (the same tokens web values use), so it takes one of n_values**value_tokens
@@ -63,7 +63,7 @@ class World:
     key_values: np.ndarray   # (n_keys,) value indices
     key_probs: np.ndarray    # (n_keys,) Zipf probabilities, decreasing
     random_values: bool = False  # control: biographies carry fresh random values on every exposure
-    random_web: bool = False     # control: web facts carry fresh random values on every training exposure
+    random_web: bool = False     # diagnostic: web facts carry fresh random values on every training exposure
 
     # token offsets
     @property
@@ -176,7 +176,7 @@ def bio_sequences(w: World, people: np.ndarray, rng: np.random.Generator) -> tup
 def web_sequences(w: World, keys: np.ndarray, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Web sequences holding the given keys (B, facts_per_web): [WEB, a1, b1, v1, a2, b2, v2, ...].
 
-    With `rng` and `w.random_web` (the control), every fact's value is a fresh uniform draw: the web then has
+    With `rng` and `w.random_web` (a diagnostic), every fact's value is a fresh uniform draw: the web then has
     nothing to learn beyond the value tokens' uniform distribution, whatever the model's size."""
     b = keys.shape[0]
     tokens = np.full((b, w.seq_len), PAD, dtype=np.int64)
