@@ -10,6 +10,7 @@ import numpy as np
 
 from sims.engine import Result
 from sims.knapsack import BY_NAME
+from sims.knapsack.train import linear_web
 from theory import knapsack as K
 
 from .runner import captioned, draw_experiments
@@ -128,13 +129,13 @@ def fig_train(res: Result) -> "plt.Figure":
     return fig
 
 
-def fig_flat_web(res: Result, flat: Result) -> "plt.Figure":
-    """The flat-web control beside the power-law web: memorised fraction vs mixing ratio for the sizes both
-    sweeps share, and the critical odds against N for each."""
+def fig_linear_web(res: Result, lin: Result) -> "plt.Figure":
+    """The linear-web control beside the power-law web: memorised fraction vs mixing ratio per size for both
+    sweeps, and the critical odds against N for each with the knapsack threshold predicted for the linear web."""
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.7))
-    sizes = [d for d in res.config["sizes"] if d in flat.config["sizes"]]
+    sizes = [d for d in res.config["sizes"] if d in lin.config["sizes"]]
     cols = colors(len(sizes))
-    for run, style, name in ((res, "o-", "power-law web"), (flat, "s--", "flat web (values re-drawn)")):
+    for run, style, name in ((res, "o-", "power-law web"), (lin, "s--", "linear web")):
         a, c = run.arrays, run.config
         for col, d in zip(cols, sizes):
             i = c["sizes"].index(d)
@@ -144,10 +145,13 @@ def fig_flat_web(res: Result, flat: Result) -> "plt.Figure":
         ok = np.isfinite(rt)
         bx.plot(a["n_nonembedding"][ok], rt[ok], style, color="k", mfc="none" if "s" in style else "k",
                 label=f"{name}: slope {run.scalars['slope_odds']['slope']:.2f}")
+    knap = np.asarray(lin.arrays["r_thres_knapsack"], float)
+    bx.plot(lin.arrays["n_nonembedding"], knap / (1 - knap), ":", color="grey",
+            label="knapsack prediction, linear web")
     ax.axhline(res.config["threshold"], color="grey", lw=0.7, ls="--")
     ax.set(xscale="log", xlabel="mixing ratio r", ylabel="memorised fraction (chance-corrected)", ylim=(-0.05, 1.05),
-           title="Control: a web with nothing to learn")
-    ax.legend(fontsize=6.5)
+           title="Control: uniform web keys (a web loss linear in capacity)")
+    ax.legend(fontsize=6, ncol=2)
     bx.set(xscale="log", yscale="log", xlabel="non-embedding parameters N", ylabel="critical odds r/(1-r)",
            title="Critical ratio vs size, both webs")
     bx.legend(fontsize=7)
@@ -177,8 +181,9 @@ _CAPTIONS = {
                               "frequency groups (Sec. 5).",
     "train_mixing.png": "Training: memorised fraction against mixing ratio per model size, web loss against size, "
                         "and critical ratio against size with the knapsack prediction -(alpha+1).",
-    "train_flat_web.png": "Negative control of the size laws: the same sweep with web values re-drawn at every "
-                          "exposure (nothing to learn, a flat web loss), where the knapsack model sets no threshold.",
+    "train_linear_web.png": "Negative control of the size laws: the same sweep with uniform web keys (a web loss "
+                            "linear in capacity), where the knapsack model puts the critical ratio at the same "
+                            "value for every size.",
 }
 
 
@@ -188,13 +193,11 @@ def make_all(preset: str, cache: Path | None, out_dir: Path, seed: int = 0) -> l
 
 
 def report_figures(ctx, out_dir: Path) -> list[tuple[str, Path]]:
-    """Figures for the paper-check report, from the first seed's cached results (the flat-web control is the
+    """Figures for the paper-check report, from the first seed's cached results (the linear-web control is the
     sweep paper_checks.knapsack runs for it, so it comes from the same cache)."""
     paths = make_all(ctx.preset, ctx.cache, out_dir, seed=ctx.seeds[0])
     train = BY_NAME["train"]
-    base = train.presets[ctx.preset]
     res = train.cached(train.config(ctx.preset, seed=ctx.seeds[0]), root=ctx.cache)
-    flat = train.cached(train.config(ctx.preset, seed=ctx.seeds[0], random_web=True,
-                                     sizes=(base.sizes[0], base.sizes[-1])), root=ctx.cache)
-    paths.append(save(fig_flat_web(res, flat), Path(out_dir) / "train_flat_web.png"))
+    lin = train.cached(linear_web(train.config(ctx.preset, seed=ctx.seeds[0])), root=ctx.cache)
+    paths.append(save(fig_linear_web(res, lin), Path(out_dir) / "train_linear_web.png"))
     return captioned(paths, _CAPTIONS)

@@ -12,7 +12,7 @@ from sims.knapsack import BY_NAME, DEFAULT, PHASE, TRAIN
 from sims.knapsack.data import (BIO, WEB, bio_sequences, eval_web, make_world, mixed_batch, sample_keys,
                                 web_sequences, zipf_probs)
 from sims.knapsack.train import (chance_corrected, critical_ratio_from_curve, f2_estimate,
-                                 knapsack_ratio_from_web_loss, lr_at)
+                                 knapsack_ratio_from_web_loss, linear_web, lr_at)
 from theory import knapsack as K
 
 
@@ -213,14 +213,31 @@ def test_tiny_training_mixing_ratio_matters(tiny):
     assert np.isfinite(tiny.arrays["web_loss_r0"]).all() and tiny.scalars["n_params"][0] > 0
 
 
-def test_training_figures_draw_the_sweep_and_the_flat_web_control(tiny, cache_dir, tmp_path):
-    from figures.knapsack import draw_result, fig_flat_web
+def test_training_figures_draw_the_sweep_and_the_linear_web_control(tiny, cache_dir, tmp_path):
+    from figures.knapsack import draw_result, fig_linear_web
     from figures.style import save
 
-    flat = TRAIN.cached(TRAIN.config("quick", **{**TINY, "random_web": True}), root=cache_dir)
-    assert np.allclose(flat.arrays["web_loss_f2"], np.log(TINY["n_values"]), atol=0.1)   # nothing to learn
-    paths = draw_result("train", tiny, tmp_path) + [save(fig_flat_web(tiny, flat), tmp_path / "flat.png")]
+    lin = TRAIN.cached(linear_web(TRAIN.config("quick", **TINY)), root=cache_dir)
+    assert np.allclose(lin.arrays["key_probs"], 1 / (2 * TINY["n_keys"]))          # uniform keys
+    paths = draw_result("train", tiny, tmp_path) + [save(fig_linear_web(tiny, lin), tmp_path / "linear.png")]
     assert all(p.is_file() and p.stat().st_size > 10_000 for p in paths)
+
+
+@pytest.mark.parametrize("preset", ["quick", "paper"])
+def test_linear_web_keeps_the_sweep_and_predicts_one_threshold_for_every_size(preset):
+    base = TRAIN.presets[preset]
+    lin = linear_web(base)
+    lin.validate()                                   # the alphabet holds the doubled keys
+    assert (lin.zipf, lin.n_keys, lin.facts_per_web) == (0.0, 2 * base.n_keys, 2 * base.facts_per_web)
+    assert lin.n_alphabet ** 2 >= lin.n_people + lin.n_keys
+    same = ("sizes", "ratios", "steps", "batch", "lr", "n_people", "n_attrs", "value_tokens", "seed")
+    assert all(getattr(lin, f) == getattr(base, f) for f in same)
+    q = zipf_probs(lin.n_keys, lin.zipf)
+    # the knapsack threshold from any web loss short of the whole web is P F / K: the same at every size, and
+    # where a uniform web of the preset's own size would put it
+    rk = knapsack_ratio_from_web_loss([2.0, 1.0, 0.1], q, lin.n_values, lin.n_people, lin.facts_per_web)
+    odds = base.n_people * base.facts_per_web / base.n_keys
+    assert np.allclose(rk, odds / (1 + odds))
 
 
 def test_bad_parameters_are_one_sentence_errors(capsys):
