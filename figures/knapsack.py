@@ -182,8 +182,8 @@ _CAPTIONS = {
     "train_mixing.png": "Training: memorised fraction against mixing ratio per model size, web loss against size, "
                         "and critical ratio against size with the knapsack prediction -(alpha+1).",
     "train_linear_web.png": "Negative control of the size laws: the same sweep with uniform web keys (a web loss "
-                            "linear in capacity), where the knapsack model puts the critical ratio at the same "
-                            "value for every size.",
+                            "linear in capacity), where the knapsack model puts the critical ratio at one value "
+                            "for every size (dotted); the legend gives the measured slopes of both webs.",
 }
 
 

@@ -14,6 +14,8 @@ recorded as `paper_value` beside our measurements; they are cited, not re-measur
 """
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 
 from sims.knapsack import PHASE, TRAIN
@@ -245,12 +247,13 @@ def _linear_web(ctx: Context):
     the thresholds such a web does give are set by SGD on its random targets, a competition outside the model.)"""
     base = TRAIN.presets[ctx.preset]
     lin = linear_web(base)
-    return _train(ctx, zipf=lin.zipf, n_keys=lin.n_keys, facts_per_web=lin.facts_per_web, n_alphabet=lin.n_alphabet)
+    changed = {f.name: getattr(lin, f.name) for f in fields(lin) if getattr(lin, f.name) != getattr(base, f.name)}
+    return _train(ctx, **changed)
 
 
 LONGER_FACTOR = 8.0
-LINEAR_WEB = ("uniform web keys, twice the keys and facts per sequence (a web loss linear in capacity: the "
-              "same threshold at every size)")
+LINEAR_WEB = ("uniform web keys, twice the keys and facts per sequence (a web loss linear in capacity, where the "
+              "knapsack model puts the threshold at one value for every size)")
 
 
 def _longer(ctx: Context):
@@ -386,7 +389,7 @@ CLAIMS = [
           "biography values re-drawn at every exposure (nothing to memorise: no threshold)"),
     Claim("train_threshold_falls_with_size", PAPER, "Sec. 3, Fig. 1; Eq. 5",
           "the critical mixing ratio decreases as the model grows, its odds faster than 1/N (Eq. 5: exponent "
-          "-(alpha+1) with alpha > 0)",
+          "-(alpha+1) with alpha > 0, capacity taken proportional to N as in the paper)",
           "slope of ln(r_thres/(1-r_thres)) vs ln N (N: non-embedding parameters)", Expect(-10.0, -1.0),
           lambda ctx: threshold_slope(_train(ctx)), lambda ctx: threshold_slope(_linear_web(ctx)),
           LINEAR_WEB),

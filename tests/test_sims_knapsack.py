@@ -2,6 +2,8 @@
 training run (determinism, shapes, that mixing ratio changes what is memorised)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,8 @@ from sims.knapsack import BY_NAME, DEFAULT, PHASE, TRAIN
 from sims.knapsack.data import (BIO, WEB, bio_sequences, eval_web, make_world, mixed_batch, sample_keys,
                                 web_sequences, zipf_probs)
 from sims.knapsack.train import (chance_corrected, critical_ratio_from_curve, f2_estimate,
-                                 knapsack_ratio_from_web_loss, linear_web, lr_at)
+                                 knapsack_ratio_from_web_loss, linear_web, lr_at,
+                                 BITS_PER_PARAM, QUICK, non_embedding_params)
 from theory import knapsack as K
 
 
@@ -218,26 +221,34 @@ def test_training_figures_draw_the_sweep_and_the_linear_web_control(tiny, cache_
     from figures.style import save
 
     lin = TRAIN.cached(linear_web(TRAIN.config("quick", **TINY)), root=cache_dir)
-    assert np.allclose(lin.arrays["key_probs"], 1 / (2 * TINY["n_keys"]))          # uniform keys
+    assert np.allclose(lin.arrays["key_probs"], 1 / lin.config["n_keys"])          # uniform keys
     paths = draw_result("train", tiny, tmp_path) + [save(fig_linear_web(tiny, lin), tmp_path / "linear.png")]
     assert all(p.is_file() and p.stat().st_size > 10_000 for p in paths)
 
 
 @pytest.mark.parametrize("preset", ["quick", "paper"])
-def test_linear_web_keeps_the_sweep_and_predicts_one_threshold_for_every_size(preset):
+def test_linear_web_changes_only_the_web_and_no_size_can_store_it(preset):
     base = TRAIN.presets[preset]
     lin = linear_web(base)
-    lin.validate()                                   # the alphabet holds the doubled keys
-    assert (lin.zipf, lin.n_keys, lin.facts_per_web) == (0.0, 2 * base.n_keys, 2 * base.facts_per_web)
-    assert lin.n_alphabet ** 2 >= lin.n_people + lin.n_keys
-    same = ("sizes", "ratios", "steps", "batch", "lr", "n_people", "n_attrs", "value_tokens", "seed")
-    assert all(getattr(lin, f) == getattr(base, f) for f in same)
+    lin.validate()                                   # the alphabet holds the added keys
+    assert lin.zipf == 0.0 and lin.n_keys >= 2 * base.n_keys and lin.facts_per_web == 2 * base.facts_per_web
+    web = ("zipf", "n_keys", "facts_per_web", "n_alphabet")
+    assert replace(lin, **{f: getattr(base, f) for f in web}) == base   # nothing else differs
+    # the web's entropy is at least twice the largest model's capacity at BITS_PER_PARAM bits per parameter
+    capacity = BITS_PER_PARAM * non_embedding_params(max(base.sizes), base.n_layers)
+    assert lin.n_keys * np.log2(lin.n_values) >= 2 * capacity
+    # uniform keys: the knapsack threshold is P F / K whatever the web loss (short of the whole web): one
+    # threshold for every size, inside the preset's ratio grid
     q = zipf_probs(lin.n_keys, lin.zipf)
-    # the knapsack threshold from any web loss short of the whole web is P F / K: the same at every size, and
-    # where a uniform web of the preset's own size would put it
     rk = knapsack_ratio_from_web_loss([2.0, 1.0, 0.1], q, lin.n_values, lin.n_people, lin.facts_per_web)
-    odds = base.n_people * base.facts_per_web / base.n_keys
-    assert np.allclose(rk, odds / (1 + odds))
+    odds = lin.n_people * lin.facts_per_web / lin.n_keys
+    assert np.allclose(rk, odds / (1 + odds)) and base.ratios[0] < rk[0] < base.ratios[-1]
+
+
+def test_quick_linear_web_keeps_each_key_as_often_seen_as_in_the_quick_web():
+    lin = linear_web(QUICK)            # the control measured in the README: 2000 keys, 6 facts, alphabet 45
+    assert (lin.n_keys, lin.facts_per_web, lin.n_alphabet) == (2000, 6, 45)
+    assert lin.facts_per_web / lin.n_keys == QUICK.facts_per_web / QUICK.n_keys
 
 
 def test_bad_parameters_are_one_sentence_errors(capsys):

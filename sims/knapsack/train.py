@@ -143,12 +143,11 @@ class TrainConfig:
     n_templates templates each, an attribute's value being value_tokens value tokens (exact match of all of them
     counts as recalled); web: n_keys keys; names and keys are distinct pairs of n_alphabet tokens, and attribute
     and key values share n_values value tokens; zipf: Zipf exponent (0: uniform keys, a web loss linear in
-    capacity: see `linear_web`);
-    facts_per_web: facts per web sequence; random_values: (control) biographies re-draw their values on every
-    exposure, so there is nothing to memorise; random_web: (diagnostic) web facts re-draw their values on every
-    exposure, so the web has nothing to learn and its loss is the same for every size; silent_web: (diagnostic)
-    web sequences stay in every batch but carry no loss (no web gradient at all); web_only: also train a
-    model on the web alone (r = 0) per size;
+    capacity: see `linear_web`); facts_per_web: facts per web sequence; random_values: (control) biographies
+    re-draw their values on every exposure, so there is nothing to memorise; random_web: (diagnostic) web facts
+    re-draw their values on every exposure, so the web has nothing to learn and its loss is the same for every
+    size; silent_web: (diagnostic) web sequences stay in every batch but carry no loss (no web gradient at
+    all); web_only: also train a model on the web alone (r = 0) per size;
     web_ratio_max: the web loss of a size at full web allocation (F2 of the knapsack model) is the median over
     its runs with mixing ratio at most web_ratio_max (always including the lowest ratio, and the web-only run
     when there is one): one run's web loss is noisy, and these runs give nearly all capacity to the web;
@@ -229,18 +228,25 @@ PAPER = TrainConfig(sizes=(16, 32, 64, 128), n_layers=2, n_heads=4,
                     n_keys=16000, n_alphabet=128, facts_per_web=8, workers=1, device="auto")
 
 
+BITS_PER_PARAM = 2.0   # knowledge capacity of a language model per parameter, the estimate the paper builds on
+
+
 def linear_web(cfg: TrainConfig) -> TrainConfig:
     """The negative control of the size laws: `cfg` with a web whose loss is linear in capacity [ours].
 
     Uniform key frequencies make every stored web bit worth the same, so the web's marginal value -F2'(M) does
     not fall with capacity and the knapsack model puts the critical ratio at the same r/(1-r) = P F/K for every
     size (Thm 4.3 with a linear F2). Linear only below the web's entropy K log2(n_values): a model that can
-    hold nearly the whole web faces no competition from it (the uniform 1000-key quick web is 77% learned at
-    d_model 12), so the control doubles the keys, and doubles the facts per web sequence to keep each key's
-    exposure F/K, and with it the predicted threshold, where it was. The alphabet grows to fit the keys."""
-    n_keys, facts = 2 * cfg.n_keys, 2 * cfg.facts_per_web
+    hold nearly the whole web faces little competition from it (the uniform 1000-key quick web is 77% learned
+    at d_model 12). So the control's web has at least twice the preset's keys and at least twice the largest
+    model's capacity at BITS_PER_PARAM bits per non-embedding parameter, and twice the facts per sequence. For
+    the quick preset that is 2000 keys and 6 facts: each key's exposure F/K, and with it the predicted
+    threshold (r = 0.046), stays where a uniform web of the preset's own size puts it. The alphabet grows to fit
+    the keys."""
+    capacity = BITS_PER_PARAM * non_embedding_params(max(cfg.sizes), cfg.n_layers)
+    n_keys = max(2 * cfg.n_keys, int(np.ceil(2 * capacity / np.log2(cfg.n_values))))
     alphabet = max(cfg.n_alphabet, int(np.ceil(np.sqrt(cfg.n_people + n_keys))))
-    return replace(cfg, zipf=0.0, n_keys=n_keys, facts_per_web=facts, n_alphabet=alphabet)
+    return replace(cfg, zipf=0.0, n_keys=n_keys, facts_per_web=2 * cfg.facts_per_web, n_alphabet=alphabet)
 
 
 def world_of(cfg: TrainConfig) -> World:
