@@ -252,8 +252,8 @@ def _linear_web(ctx: Context):
 
 
 LONGER_FACTOR = 8.0
-LINEAR_WEB = ("uniform web keys, twice the keys and facts per sequence (a web loss linear in capacity, where the "
-              "knapsack model puts the threshold at one value for every size)")
+LINEAR_WEB = ("uniform web keys, a web at least twice any model's capacity, twice the facts per sequence (a web "
+              "loss linear in capacity, where the knapsack model puts the threshold at one value for every size)")
 
 
 def _longer(ctx: Context):

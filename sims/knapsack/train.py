@@ -228,7 +228,7 @@ PAPER = TrainConfig(sizes=(16, 32, 64, 128), n_layers=2, n_heads=4,
                     n_keys=16000, n_alphabet=128, facts_per_web=8, workers=1, device="auto")
 
 
-BITS_PER_PARAM = 2.0   # knowledge capacity of a language model per parameter, the estimate the paper builds on
+BITS_PER_PARAM = 2.0   # knowledge stored per parameter by a language model (Allen-Zhu & Li; notes Part 2)
 
 
 def linear_web(cfg: TrainConfig) -> TrainConfig:
