@@ -28,14 +28,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m paper_checks", description=__doc__)
     parser.add_argument("names", nargs="*", help=f"papers to check (default: all of {', '.join(available())})")
     parser.add_argument("--preset", default="quick", choices=("quick", "paper"))
-    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    parser.add_argument("--seeds", default=None,
+                        help="comma-separated seeds, used for every claim (default 0,1,2, continued to more seeds "
+                             "for a claim that declares it needs more)")
     parser.add_argument("--out", type=Path, default=Path("results/checks"), help="report folder")
     parser.add_argument("--cache", type=Path, default=None, help="cache folder (default: results/cache)")
     parser.add_argument("--only", default="", help="comma-separated claim names to run (default: all)")
     parser.add_argument("--no-figures", action="store_true", help="skip the figures in the report")
     args = parser.parse_args(argv)
     try:
-        seeds = field_parser(tuple[int, ...])(args.seeds)
+        seeds = field_parser(tuple[int, ...])(args.seeds) if args.seeds is not None else Context().seeds
     except ValueError:
         print(f"error: --seeds must be comma-separated integers, got {args.seeds!r}.", file=sys.stderr)
         return 2
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: --only names unknown claims: {', '.join(sorted(unknown))}.", file=sys.stderr)
             return 2
         claims = [c for c in claims if c.name in only]
-    ctx = Context(preset=args.preset, seeds=seeds, cache=args.cache)
+    ctx = Context(preset=args.preset, seeds=seeds, cache=args.cache, seeds_chosen=args.seeds is not None)
     start = time.perf_counter()
     outcomes = []
     for claim in claims:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -37,15 +37,27 @@ class Expect:
 
 @dataclass(frozen=True)
 class Context:
-    """Where and how claims are measured: preset, seeds and cache folder."""
+    """Where and how claims are measured: preset, seeds and cache folder.
+
+    seeds_chosen: the user named the seeds, and every claim is measured over exactly these. Otherwise `seeds` is
+    the default, and a claim that needs more (`Claim.seeds`) gets them added (`for_claim`)."""
 
     preset: str = "quick"
     seeds: tuple[int, ...] = (0, 1, 2)
     cache: Path | None = None
+    seeds_chosen: bool = False
 
     def results(self, experiment: Experiment, **overrides: Any) -> list[Result]:
         """The experiment at this preset with overrides, one cached result per seed."""
         return experiment.seeds(experiment.config(self.preset, **overrides), self.seeds, self.cache)
+
+    def for_claim(self, claim: "Claim") -> "Context":
+        """This context with enough seeds for `claim`: the default seeds followed by the next unused
+        integers up to claim.seeds in all; unchanged when the user chose the seeds or there are enough."""
+        if self.seeds_chosen or len(self.seeds) >= claim.seeds:
+            return self
+        extra = [s for s in range(len(self.seeds) + claim.seeds) if s not in self.seeds]
+        return replace(self, seeds=tuple(self.seeds) + tuple(extra[:claim.seeds - len(self.seeds)]))
 
 
 Measure = Callable[[Context], Sequence[float]]
@@ -59,7 +71,9 @@ class Claim:
     paper says; measurement: what we measure; expect: relation the measured CI must satisfy; measure:
     Context -> one value per seed (NaN where the effect did not happen); control: the same measurement in a
     setting where the effect must vanish; control_setting: that setting in words; paper_value: a number the
-    paper publishes for this quantity, cited, when it has one.
+    paper publishes for this quantity, cited, when it has one; seeds: how many seeds the claim and its control
+    are measured over by default when that is more than the context's (a statistic so noisy per seed that
+    the default three give an interval too wide to decide it), 0 for the context's own.
     """
 
     name: str
@@ -72,6 +86,7 @@ class Claim:
     control: Measure | None
     control_setting: str
     paper_value: str = ""
+    seeds: int = 0
 
 
 @dataclass
@@ -87,6 +102,7 @@ class Outcome:
     control_passed: bool | None = None
     wall_s: float = 0.0
     error: str = ""
+    seeds: tuple[int, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -111,11 +127,13 @@ def describe(values: Sequence[float], est: Estimate | None) -> str:
 
 
 def evaluate(claim: Claim, ctx: Context) -> Outcome:
-    """Measure the claim and its control and decide both by their confidence intervals."""
+    """Measure the claim and its control over the claim's seeds (`Context.for_claim`) and decide both by their
+    confidence intervals."""
     start = time.perf_counter()
+    ctx = ctx.for_claim(claim)
     values = [float(v) for v in claim.measure(ctx)]
     est, passed = _decide(values, claim.expect)
-    out = Outcome(claim, values, est, passed)
+    out = Outcome(claim, values, est, passed, seeds=ctx.seeds)
     if claim.control is not None:
         out.control_values = [float(v) for v in claim.control(ctx)]
         out.control_estimate, out.control_passed = _decide(out.control_values, claim.expect)

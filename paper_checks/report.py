@@ -27,7 +27,10 @@ def rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
         says = f"{c.measurement} {c.expect}"
         if c.paper_value:
             says += f" (paper: {c.paper_value})"
-        table.append([f"{c.paper}.{c.name}", says, describe(o.values, o.estimate), verdict(o),
+        measured = describe(o.values, o.estimate)
+        if c.seeds:
+            measured += f" ({len(o.values)} seeds)"
+        table.append([f"{c.paper}.{c.name}", says, measured, verdict(o),
                       f"{c.control_setting}: {describe(o.control_values, o.control_estimate)}",
                       control_verdict(o)])
     return table
@@ -57,7 +60,8 @@ def text_table(outcomes: Sequence[Outcome], width: int = 60) -> str:
 def markdown(outcomes: Sequence[Outcome], ctx: Context, figures: Sequence[tuple[str, Path]], out_dir: Path) -> str:
     """The report: summary, claims table, each claim's statement and source, and the figures."""
     n_ok = sum(o.ok for o in outcomes)
-    lines = [f"# Paper checks ({ctx.preset} preset, seeds {', '.join(map(str, ctx.seeds))})", "",
+    more = "" if ctx.seeds_chosen else "; more for the claims that need more"
+    lines = [f"# Paper checks ({ctx.preset} preset, seeds {', '.join(map(str, ctx.seeds))}{more})", "",
              f"{n_ok} of {len(outcomes)} claims hold with their negative controls failing.", "",
              "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     for row in rows(outcomes):
@@ -66,7 +70,8 @@ def markdown(outcomes: Sequence[Outcome], ctx: Context, figures: Sequence[tuple[
     for o in outcomes:
         c = o.claim
         lines += [f"### {c.paper}.{c.name}", "", f"- source: {c.source}", f"- the paper says: {c.statement}",
-                  f"- we measure: {c.measurement}; expected {c.expect}", "- per-seed values: "
+                  f"- we measure: {c.measurement}; expected {c.expect}",
+                  "- seeds: " + ", ".join(map(str, o.seeds)), "- per-seed values: "
                   + ", ".join(f"{v:.4g}" for v in o.values),
                   f"- negative control ({c.control_setting}): " + ", ".join(f"{v:.4g}" for v in o.control_values),
                   f"- wall time: {o.wall_s:.1f} s", ""]

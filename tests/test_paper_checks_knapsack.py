@@ -1,11 +1,12 @@
-"""Every knapsack claim at the quick preset over three seeds: the claim must pass and its negative control must
-fail. The solver claims run in the default suite (seconds); the training claims train many small Transformers
-(several minutes per seed on 2 CPU cores) and are marked slow."""
+"""Every knapsack claim at the quick preset over its default seeds (three; ten for the two size laws): the claim
+must pass and its negative control must fail. The solver claims run in the default suite (seconds); the training
+claims train many small Transformers (several minutes per seed on 2 CPU cores) and are marked slow."""
 from __future__ import annotations
 
 import pytest
 
 from paper_checks import Context, claims_of, evaluate
+from paper_checks.knapsack import SIZE_LAW_SEEDS
 from paper_checks.report import markdown
 
 CLAIMS = claims_of("knapsack")
@@ -38,3 +39,13 @@ def test_claims_are_complete_and_cite_the_paper(tmp_path):
         assert number in cited
     md = markdown([], Context(), [], tmp_path)
     assert "Paper checks" in md
+
+
+def test_size_law_claims_are_measured_over_their_own_seeds_by_default():
+    # a slope through four sizes varies ~0.33 between seeds: three seeds cannot decide a +-0.5 band
+    laws = [c for c in CLAIMS if c.name in ("train_threshold_falls_with_size", "train_exponent_matches")]
+    assert len(laws) == 2 and SIZE_LAW_SEEDS >= 10
+    for c in laws:
+        assert Context().for_claim(c).seeds == tuple(range(SIZE_LAW_SEEDS))
+        assert Context(seeds=(0, 1), seeds_chosen=True).for_claim(c).seeds == (0, 1)
+    assert all(c.seeds == 0 for c in CLAIMS if c not in laws)

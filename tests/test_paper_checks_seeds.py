@@ -1,0 +1,59 @@
+"""How many seeds a claim is measured over: the default three, more for a claim that declares it needs more
+(`Claim.seeds`), exactly the user's when the user names them (`--seeds`)."""
+from __future__ import annotations
+
+from paper_checks import Claim, Context, Expect, evaluate
+from paper_checks.report import markdown, text_table
+
+
+def _claim(seeds: int = 0) -> Claim:
+    # the measurement reports the seeds it was given, the control likewise (shifted so it fails)
+    return Claim("n", "p", "s", "st", "m", Expect(-100.0, 100.0), lambda ctx: [float(s) for s in ctx.seeds],
+                 lambda ctx: [float(s) - 1000.0 for s in ctx.seeds], "none", seeds=seeds)
+
+
+def test_default_context_gives_a_claim_its_declared_seeds():
+    out = evaluate(_claim(seeds=6), Context())
+    assert out.seeds == (0, 1, 2, 3, 4, 5)
+    assert out.values == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert out.control_values == [v - 1000.0 for v in out.values]   # the control over the same seeds
+    assert evaluate(_claim(), Context()).seeds == (0, 1, 2)
+    assert evaluate(_claim(seeds=2), Context()).seeds == (0, 1, 2)  # never fewer than the context's
+
+
+def test_added_seeds_continue_the_default_ones_without_repeats():
+    ctx = Context(seeds=(4, 0, 7))
+    assert ctx.for_claim(_claim(seeds=5)).seeds == (4, 0, 7, 1, 2)
+
+
+def test_seeds_the_user_chose_are_used_for_every_claim():
+    ctx = Context(seeds=(0, 1, 2), seeds_chosen=True)
+    assert evaluate(_claim(seeds=10), ctx).seeds == (0, 1, 2)
+
+
+def test_cli_default_and_chosen_seeds(monkeypatch, tmp_path):
+    import paper_checks.__main__ as cli
+
+    seen = []
+
+    def fake_claims_of(name):
+        return [_claim(seeds=5)]
+
+    def fake_evaluate(claim, ctx):
+        seen.append(ctx)
+        return evaluate(claim, ctx)
+
+    monkeypatch.setattr(cli, "claims_of", fake_claims_of)
+    monkeypatch.setattr(cli, "evaluate", fake_evaluate)
+    assert cli.main(["grokking", "--out", str(tmp_path), "--no-figures"]) == 0
+    assert seen[-1].seeds == (0, 1, 2) and not seen[-1].seeds_chosen
+    assert cli.main(["grokking", "--seeds", "3,4", "--out", str(tmp_path), "--no-figures"]) == 0
+    assert seen[-1].seeds == (3, 4) and seen[-1].seeds_chosen
+
+
+def test_report_names_each_claims_seeds(tmp_path):
+    outs = [evaluate(_claim(seeds=4), Context()), evaluate(_claim(), Context())]
+    md = markdown(outs, Context(), [], tmp_path)
+    assert "- seeds: 0, 1, 2, 3" in md and "- seeds: 0, 1, 2\n" in md
+    assert "more for the claims that need more" in md
+    assert "(4 seeds)" in text_table(outs)
