@@ -163,6 +163,63 @@ def fig_linear_web(res: Result, lin: Result) -> "plt.Figure":
     return fig
 
 
+def _odds(runs) -> np.ndarray:
+    """Critical odds r/(1-r), one row per run (NaN where a size never crossed the threshold)."""
+    rt = np.array([r.arrays["r_thres"] for r in runs], dtype=float)
+    return rt / (1 - rt)
+
+
+def fig_size_law_seeds(runs: list[Result], lin_runs: list[Result]) -> "plt.Figure":
+    """The two size-law claims over their seeds: every seed's critical odds against N for the power-law web (with
+    the mean of the per-seed fits, the -(alpha+1) line of the mean alpha through the same centre, and the
+    per-model knapsack prediction from each model's web loss) and for the linear-web control; right, each seed's
+    fitted slope against its own -(alpha+1)."""
+    from sims.engine import mean_ci
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [3, 2]})
+    N = np.asarray(runs[0].arrays["n_nonembedding"], float)
+    xs = np.geomspace(N.min() / 1.15, N.max() * 1.15, 20)
+    mid = np.exp(np.mean(np.log(N)))
+    for group, col, mark, name in ((runs, "C0", "o", "power-law web"), (lin_runs, "C7", "s", "linear web")):
+        if not group:
+            continue
+        odds = _odds(group)
+        for row in odds:
+            ax.plot(N, row, mark, color=col, ms=3, alpha=0.45, mfc="none" if mark == "s" else col)
+        slopes = [s for s in (r.scalars["slope_odds"]["slope"] for r in group) if np.isfinite(s)]
+        if not slopes or not np.isfinite(odds).any():
+            continue
+        centre = np.exp(np.nanmean(np.log(odds)))
+        est = mean_ci(slopes)
+        ax.plot(xs, centre * (xs / mid) ** est.mean, color=col, lw=1.2,
+                label=f"{name}: slope {est.mean:.2f} [{est.low:.2f}, {est.high:.2f}] ({len(slopes)} seeds)")
+        if group is runs:
+            rk = np.array([r.arrays["r_thres_knapsack"] for r in group], dtype=float)
+            ax.plot(N, np.exp(np.mean(np.log(rk / (1 - rk)), axis=0)), "D", mfc="none", color="C3", ms=6,
+                    label="knapsack from each model's web loss (geometric mean)")
+            alpha = float(np.mean([r.scalars["alpha_web"] for r in group]))
+            ax.plot(xs, centre * (xs / mid) ** (-(alpha + 1)), "k:", lw=1.0,
+                    label=f"theory -(α+1) = {-(alpha + 1):.2f} (mean α {alpha:.2f})")
+    ax.set(xscale="log", yscale="log", xlabel="non-embedding parameters N", ylabel="critical odds r/(1-r)",
+           title="Critical ratio vs size, every seed")
+    ax.legend(fontsize=7)
+    _plain_minor(ax)
+    ax.set_xticks(N)
+    ax.set_xticklabels([f"{int(n)}" for n in N])
+    pred = [-(r.scalars["alpha_web"] + 1) for r in runs]
+    fit = [r.scalars["slope_odds"]["slope"] for r in runs]
+    bx.plot(pred, fit, "o", color="C0", label="power-law web, per seed")
+    lo, hi = min(pred + fit) - 0.3, max(pred + fit) + 0.3
+    line = np.array([lo, hi])
+    bx.plot(line, line, "k:", lw=0.9, label="fit = -(α+1)")
+    bx.fill_between(line, line - 0.5, line + 0.5, color="0.85", label="claim band (gap within ±0.5)")
+    bx.set(xlabel="predicted slope -(α+1) of the seed", ylabel="fitted slope of the seed", xlim=(lo, hi),
+           ylim=(lo, hi), title="Exponent per seed")
+    bx.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def draw_result(experiment: str, res: Result, out_dir: Path) -> list[Path]:
     """The figure(s) of one experiment's result, written under out_dir."""
     out_dir = Path(out_dir)
@@ -181,6 +238,10 @@ _CAPTIONS = {
                               "frequency groups (Sec. 5).",
     "train_mixing.png": "Training: memorised fraction against mixing ratio per model size, web loss against size, "
                         "and critical ratio against size with the knapsack prediction -(alpha+1).",
+    "train_size_law_seeds.png": "The size-law claims over their seeds: each seed's critical odds against model "
+                                "size for the power-law web and the linear-web control, with the mean fitted "
+                                "slope and the -(alpha+1) line; right, each seed's fitted slope against its own "
+                                "prediction, with the claim's +-0.5 band.",
     "train_linear_web.png": "Negative control of the size laws: the same sweep with uniform web keys (a web loss "
                             "linear in capacity), where the knapsack model puts the critical ratio at one value "
                             "for every size (dotted); the legend gives the measured slopes of both webs.",
@@ -194,10 +255,17 @@ def make_all(preset: str, cache: Path | None, out_dir: Path, seed: int = 0) -> l
 
 def report_figures(ctx, out_dir: Path) -> list[tuple[str, Path]]:
     """Figures for the paper-check report, from the first seed's cached results (the linear-web control is the
-    sweep paper_checks.knapsack runs for it, so it comes from the same cache)."""
+    sweep paper_checks.knapsack runs for it, so it comes from the same cache), and the size laws over the seeds
+    their claims were measured on."""
+    from paper_checks.knapsack import CLAIMS
+
     paths = make_all(ctx.preset, ctx.cache, out_dir, seed=ctx.seeds[0])
     train = BY_NAME["train"]
     res = train.cached(train.config(ctx.preset, seed=ctx.seeds[0]), root=ctx.cache)
     lin = train.cached(linear_web(train.config(ctx.preset, seed=ctx.seeds[0])), root=ctx.cache)
     paths.append(save(fig_linear_web(res, lin), Path(out_dir) / "train_linear_web.png"))
+    law = ctx.for_claim(next(c for c in CLAIMS if c.name == "train_exponent_matches"))
+    runs = train.seeds(train.config(ctx.preset), law.seeds, ctx.cache)
+    lin_runs = train.seeds(linear_web(train.config(ctx.preset)), law.seeds, ctx.cache)
+    paths.append(save(fig_size_law_seeds(runs, lin_runs), Path(out_dir) / "train_size_law_seeds.png"))
     return captioned(paths, _CAPTIONS)

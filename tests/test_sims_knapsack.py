@@ -226,6 +226,24 @@ def test_training_figures_draw_the_sweep_and_the_linear_web_control(tiny, cache_
     assert all(p.is_file() and p.stat().st_size > 10_000 for p in paths)
 
 
+def test_size_law_figure_draws_every_seed(tmp_path):
+    from figures.knapsack import fig_size_law_seeds
+    from figures.style import save
+    from sims.engine import Result
+
+    N = np.array([500.0, 900.0, 1900.0])
+
+    def fake(slope, alpha, level):
+        odds = level * (N / N[0]) ** slope
+        return Result("knapsack.train", {}, {"slope_odds": {"slope": slope}, "alpha_web": alpha},
+                      {"n_nonembedding": N, "r_thres": odds / (1 + odds), "r_thres_knapsack": 0.9 * odds / (1 + odds)})
+
+    runs = [fake(-1.6, 0.95, 0.05), fake(-1.9, 1.0, 0.06), fake(-1.4, 0.9, 0.04)]
+    lin = [fake(-0.7, 0.0, 0.08), fake(-0.6, 0.0, 0.09)]
+    path = save(fig_size_law_seeds(runs, lin), tmp_path / "laws.png")
+    assert path.is_file() and path.stat().st_size > 10_000
+
+
 @pytest.mark.parametrize("preset", ["quick", "paper"])
 def test_linear_web_changes_only_the_web_and_no_size_can_store_it(preset):
     base = TRAIN.presets[preset]
