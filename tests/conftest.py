@@ -21,7 +21,8 @@ def cache_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def quick_context(cache_dir):
-    """Where the paper-check tests measure: the quick preset over seeds 0, 1, 2 on the session cache."""
+    """Where the paper-check tests measure: the quick preset over the default seeds 0, 1, 2 (continued for a claim
+    that declares it needs more, `Claim.seeds`) on the session cache."""
     from paper_checks import Context
 
     return Context(preset="quick", seeds=(0, 1, 2), cache=cache_dir)
