@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(seeds) < 2:
         print("error: --seeds needs at least two seeds for a confidence interval.", file=sys.stderr)
         return 2
+    if len(set(seeds)) < len(seeds):
+        print(f"error: --seeds repeats a seed ({args.seeds}); each seed must be given once.", file=sys.stderr)
+        return 2
     names = args.names or available()
     try:
         claims = [c for n in names for c in claims_of(n)]
@@ -68,7 +71,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {claim.paper}.{claim.name}: {err}", file=sys.stderr)
             return 3
     print(text_table(outcomes))
-    figures = [] if args.no_figures else [f for n in names for f in _figures(n, ctx, args.out / "figures")]
+    figures = []
+    for n in [] if args.no_figures else names:
+        try:
+            figures += _figures(n, ctx, args.out / "figures")
+        except Exception as err:  # a figure must not cost the report of a long run: say so and go on
+            print(f"warning: the {n} figures failed ({type(err).__name__}: {err}); report written without them.",
+                  file=sys.stderr)
     write_markdown(markdown(outcomes, ctx, figures, args.out), args.out / "report.md")
     failed = [o for o in outcomes if not o.passed]
     leaky = [o for o in outcomes if o.control_passed]

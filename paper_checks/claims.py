@@ -52,12 +52,14 @@ class Context:
         return experiment.seeds(experiment.config(self.preset, **overrides), self.seeds, self.cache)
 
     def for_claim(self, claim: "Claim") -> "Context":
-        """This context with enough seeds for `claim`: the default seeds followed by the next unused
-        integers up to claim.seeds in all; unchanged when the user chose the seeds or there are enough."""
-        if self.seeds_chosen or len(self.seeds) >= claim.seeds:
+        """This context with enough seeds for `claim`: the default seeds (repeats dropped) followed by the
+        smallest non-negative integers not among them, claim.seeds in all; unchanged when the user chose the
+        seeds or there are enough."""
+        base = tuple(dict.fromkeys(self.seeds))
+        if self.seeds_chosen or len(base) >= claim.seeds:
             return self
-        extra = [s for s in range(len(self.seeds) + claim.seeds) if s not in self.seeds]
-        return replace(self, seeds=tuple(self.seeds) + tuple(extra[:claim.seeds - len(self.seeds)]))
+        extra = [s for s in range(len(base) + claim.seeds) if s not in base]
+        return replace(self, seeds=base + tuple(extra[:claim.seeds - len(base)]))
 
 
 Measure = Callable[[Context], Sequence[float]]

@@ -28,8 +28,8 @@ def rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
         if c.paper_value:
             says += f" (paper: {c.paper_value})"
         measured = describe(o.values, o.estimate)
-        if c.seeds:
-            measured += f" ({len(o.values)} seeds)"
+        if c.seeds and len(o.seeds) >= c.seeds:           # measured over the claim's own seed count
+            measured += f" ({len(o.seeds)} seeds)"
         table.append([f"{c.paper}.{c.name}", says, measured, verdict(o),
                       f"{c.control_setting}: {describe(o.control_values, o.control_estimate)}",
                       control_verdict(o)])
@@ -60,7 +60,7 @@ def text_table(outcomes: Sequence[Outcome], width: int = 60) -> str:
 def markdown(outcomes: Sequence[Outcome], ctx: Context, figures: Sequence[tuple[str, Path]], out_dir: Path) -> str:
     """The report: summary, claims table, each claim's statement and source, and the figures."""
     n_ok = sum(o.ok for o in outcomes)
-    more = "" if ctx.seeds_chosen else "; more for the claims that need more"
+    more = "; more for the claims that need more" if any(len(o.seeds) > len(ctx.seeds) for o in outcomes) else ""
     lines = [f"# Paper checks ({ctx.preset} preset, seeds {', '.join(map(str, ctx.seeds))}{more})", "",
              f"{n_ok} of {len(outcomes)} claims hold with their negative controls failing.", "",
              "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]

@@ -24,6 +24,7 @@ def test_default_context_gives_a_claim_its_declared_seeds():
 def test_added_seeds_continue_the_default_ones_without_repeats():
     ctx = Context(seeds=(4, 0, 7))
     assert ctx.for_claim(_claim(seeds=5)).seeds == (4, 0, 7, 1, 2)
+    assert Context(seeds=(0, 0, 1)).for_claim(_claim(seeds=5)).seeds == (0, 1, 2, 3, 4)
 
 
 def test_seeds_the_user_chose_are_used_for_every_claim():
@@ -47,8 +48,26 @@ def test_cli_default_and_chosen_seeds(monkeypatch, tmp_path):
     monkeypatch.setattr(cli, "evaluate", fake_evaluate)
     assert cli.main(["grokking", "--out", str(tmp_path), "--no-figures"]) == 0
     assert seen[-1].seeds == (0, 1, 2) and not seen[-1].seeds_chosen
+    report = (tmp_path / "report.md").read_text()
+    assert "- seeds: 0, 1, 2, 3, 4\n" in report and "more for the claims that need more" in report
     assert cli.main(["grokking", "--seeds", "3,4", "--out", str(tmp_path), "--no-figures"]) == 0
     assert seen[-1].seeds == (3, 4) and seen[-1].seeds_chosen
+    report = (tmp_path / "report.md").read_text()
+    assert "- seeds: 3, 4\n" in report and "more for the claims" not in report
+    assert cli.main(["grokking", "--seeds", "1,1", "--out", str(tmp_path), "--no-figures"]) == 2
+
+
+def test_a_failing_figure_does_not_lose_the_report(monkeypatch, tmp_path, capsys):
+    import paper_checks.__main__ as cli
+
+    def broken(name, ctx, out):
+        raise ValueError("Axis limits cannot be NaN")
+
+    monkeypatch.setattr(cli, "claims_of", lambda name: [_claim()])
+    monkeypatch.setattr(cli, "_figures", broken)
+    assert cli.main(["grokking", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "report.md").is_file()
+    assert "grokking figures failed" in capsys.readouterr().err
 
 
 def test_report_names_each_claims_seeds(tmp_path):
@@ -56,4 +75,9 @@ def test_report_names_each_claims_seeds(tmp_path):
     md = markdown(outs, Context(), [], tmp_path)
     assert "- seeds: 0, 1, 2, 3" in md and "- seeds: 0, 1, 2\n" in md
     assert "more for the claims that need more" in md
-    assert "(4 seeds)" in text_table(outs)
+    assert "(4 seeds)" in text_table(outs) and text_table(outs).count("seeds)") == 1
+    # the user chose three seeds: no claim got more, so neither the header nor the table says so
+    chosen = Context(seeds=(0, 1, 2), seeds_chosen=True)
+    outs = [evaluate(_claim(seeds=4), chosen)]
+    assert "more for the claims" not in markdown(outs, chosen, [], tmp_path)
+    assert "seeds)" not in text_table(outs)

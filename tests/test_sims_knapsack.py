@@ -242,6 +242,20 @@ def test_size_law_figure_draws_every_seed(tmp_path):
     lin = [fake(-0.7, 0.0, 0.08), fake(-0.6, 0.0, 0.09)]
     path = save(fig_size_law_seeds(runs, lin), tmp_path / "laws.png")
     assert path.is_file() and path.stat().st_size > 10_000
+    gap = fake(-1.5, 0.9, 0.05)                                  # a seed with no fitted slope comes first
+    gap.scalars["slope_odds"]["slope"] = float("nan")
+    path = save(fig_size_law_seeds([gap] + runs, lin), tmp_path / "laws_nan.png")
+    assert path.is_file() and path.stat().st_size > 10_000
+
+
+def test_size_law_figure_reads_only_cached_seeds(tmp_path):
+    from figures.knapsack import _cached_seeds
+
+    cfg = TRAIN.config("quick", **TINY)
+    assert _cached_seeds(TRAIN, cfg, (0, 1), tmp_path) == []     # nothing cached: nothing trained
+    TRAIN.cached(cfg, root=tmp_path)
+    got = _cached_seeds(TRAIN, cfg, (0, 1), tmp_path)
+    assert [r.config["seed"] for r in got] == [cfg.seed]
 
 
 @pytest.mark.parametrize("preset", ["quick", "paper"])
