@@ -4,7 +4,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import operator
+import os
+import signal
+import subprocess
+import sys
+import time
 import typing
+from pathlib import Path
 from dataclasses import dataclass
 
 import numpy as np
@@ -260,6 +266,58 @@ def test_map_runs_keeps_call_order_reports_each_run_and_raises_a_failed_run():
             map_runs(operator.truediv, [(1, 1), (1, 0)], workers)
     with pytest.raises(ConfigError, match="workers"):
         map_runs(operator.mul, calls, 0)
+
+
+_SWEEP_SCRIPT = """
+import os, sys, time
+from sims.engine import map_runs
+
+def nap(i, folder):
+    with open(os.path.join(folder, f"w{i}.tmp"), "w") as f:
+        f.write(str(os.getpid()))
+    os.replace(os.path.join(folder, f"w{i}.tmp"), os.path.join(folder, f"w{i}.pid"))
+    time.sleep(300)
+
+if __name__ == "__main__":
+    map_runs(nap, [(i, sys.argv[1]) for i in range(4)], 2)
+"""
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie (Linux /proc)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return "\tZ" not in next(line for line in status.splitlines() if line.startswith("State:"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_map_runs_workers_end_when_their_parent_is_killed(tmp_path):
+    """A sweep killed with SIGKILL (as a scheduler or the OOM killer does: no cleanup runs) must not leave its
+    workers training on; each ends within a few seconds of losing its parent."""
+    (tmp_path / "sweep.py").write_text(_SWEEP_SCRIPT)
+    root = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    parent = subprocess.Popen([sys.executable, str(tmp_path / "sweep.py"), str(tmp_path)], env=env)
+    pids: list[int] = []
+    try:
+        deadline = time.monotonic() + 180
+        while len(pids) < 2 and time.monotonic() < deadline and parent.poll() is None:
+            time.sleep(0.2)
+            pids = [int(f.read_text()) for f in sorted(tmp_path.glob("w*.pid"))]
+        assert len(pids) == 2 and all(_running(p) for p in pids), "the two workers never started"
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 20
+        while any(_running(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_running(p) for p in pids)
+    finally:
+        parent.kill()
+        for p in pids:
+            if _running(p):
+                os.kill(p, signal.SIGKILL)
 
 
 def test_active_cache_is_set_only_inside_a_cached_run(tmp_path):

@@ -7,14 +7,22 @@ oversubscription). Results come back in the order of the calls, and `on_done(i, 
 finishes, so a caller can store finished points at once and an interrupted sweep keeps them. `fn`'s result must
 depend on its arguments alone (every random stream seeded from them): the worker count then never changes a
 number.
+A worker ends itself within a second or two of the process that started it dying (killed by a scheduler, SIGKILL,
+a crash): it would otherwise train on, unseen, through the runs already queued to it.
 """
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Callable, Iterable, Sequence
 
 from . import validate
+
+
+PARENT_POLL_S = 1.0
 
 
 def _one_thread() -> None:
@@ -23,6 +31,22 @@ def _one_thread() -> None:
     except ImportError:  # a numpy-only worker has nothing to pin
         return
     torch.set_num_threads(1)
+
+
+def _exit_when_orphaned(parent: int, every: float) -> None:
+    """Poll the worker's parent pid; once the process that started the worker is gone, the worker is re-parented
+    (its parent pid changes) and ends at once, its run unfinished and unstored."""
+    while True:
+        time.sleep(every)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+def _start_worker(parent: int) -> None:
+    """Initializer of each worker: a watchdog thread on the parent, then one torch thread."""
+    threading.Thread(target=_exit_when_orphaned, args=(parent, PARENT_POLL_S), daemon=True,
+                     name="exit-when-orphaned").start()
+    _one_thread()
 
 
 def map_runs(fn: Callable[..., Any], calls: Iterable[Sequence[Any]], workers: int = 1,
@@ -41,7 +65,8 @@ def map_runs(fn: Callable[..., Any], calls: Iterable[Sequence[Any]], workers: in
                 on_done(i, out[i])
         return out
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(workers, len(calls)), mp_context=context, initializer=_one_thread) as pool:
+    with ProcessPoolExecutor(min(workers, len(calls)), mp_context=context,
+                             initializer=_start_worker, initargs=(os.getpid(),)) as pool:
         pending = {pool.submit(fn, *args): i for i, args in enumerate(calls)}
         try:
             while pending:
