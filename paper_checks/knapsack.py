@@ -20,7 +20,8 @@ import numpy as np
 
 from sims.knapsack import PHASE, TRAIN
 from sims.knapsack.solver import fit_slope, web_loss
-from sims.knapsack.train import linear_web
+from sims.engine.curves import fit_line
+from sims.knapsack.train import critical_ratio_from_curve, linear_web
 from theory import knapsack as K
 
 from .claims import Claim, Context, Expect
@@ -222,6 +223,29 @@ def exponent_gap(runs) -> list[float]:
     """Fitted slope of ln(r_thres/(1-r_thres)) vs ln N minus the prediction -(alpha+1) from the measured
     web-loss exponent."""
     return [float(r.scalars["slope_odds"]["slope"] + (r.scalars["alpha_web"] + 1.0)) for r in runs]
+
+
+def ratios_at_level(res, level: float) -> np.ndarray:
+    """Per size, the mixing ratio where the memorised fraction first reaches `level` (the sweep's own r_thres
+    when level is its threshold); NaN where it never does."""
+    mem = _mem(res)
+    return np.array([critical_ratio_from_curve(res.config["ratios"], m, level) for m in mem])
+
+
+def odds_slope_at_level(res, level: float) -> float:
+    """Slope of ln(r/(1-r)) against ln N with r the ratio at memorised fraction `level` (at the sweep's threshold
+    this is the `slope_odds` the size-law claims use); NaN when fewer than two sizes reach the level."""
+    r = ratios_at_level(res, level)
+    N = np.asarray(res.arrays["n_nonembedding"], float)
+    ok = np.isfinite(r) & (r < 1)
+    if ok.sum() < 2:
+        return NAN
+    return float(fit_line(np.log(N[ok]), np.log(r[ok] / (1 - r[ok]))).slope)
+
+
+def transition_octaves(res, low: float = 0.2, high: float = 0.8) -> np.ndarray:
+    """Per size, the width of the rise in octaves of r: log2(r at `high` / r at `low`) (NaN where either is)."""
+    return np.log2(ratios_at_level(res, high) / ratios_at_level(res, low))
 
 
 def knapsack_prediction_gap(runs) -> list[float]:

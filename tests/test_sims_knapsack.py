@@ -302,3 +302,48 @@ def test_bad_parameters_are_one_sentence_errors(capsys):
         PHASE.config("quick", log10_r=(-1.0, 0.5))
     assert main("knapsack", list(BY_NAME.values()), DEFAULT, "", ["phase", "--alpha", "-1", "--no-figure"]) == 2
     assert "alpha" in capsys.readouterr().err
+
+
+def _designed_sweep(onset, octaves, N, ratios):
+    """A fake sweep whose memorised fraction rises linearly in log2 r from 0 at `onset` (per size) to 1 over
+    `octaves` (per size)."""
+    from sims.engine import Result
+
+    x = np.log2(ratios)[None, :]
+    mem = np.clip((x - np.log2(onset)[:, None]) / np.asarray(octaves, float)[:, None], 0.0, 1.0)
+    return Result("knapsack.train", {"ratios": list(ratios), "threshold": 0.5}, {"alpha_web": 1.0},
+                  {"memorized": mem, "n_nonembedding": np.asarray(N, float)})
+
+
+def test_the_critical_ratio_read_at_any_level_of_the_rise():
+    from paper_checks.knapsack import odds_slope_at_level, ratios_at_level, transition_octaves
+
+    N = np.array([500.0, 1000.0, 2000.0])
+    onset = 2.0 ** -8 * (N / N[0]) ** -2.0
+    octaves = np.array([1.0, 1.5, 2.0])                          # the rise widens with size
+    grid = [2.0 ** k for k in np.arange(-14, -1.99, 0.25)]      # the kinks of the rise lie on the grid
+    res = _designed_sweep(onset, octaves, N, grid)
+    for level in (0.2, 0.5, 0.8):
+        want = onset * 2.0 ** (level * octaves)
+        assert np.allclose(ratios_at_level(res, level), want, rtol=1e-9)
+        slope = np.polyfit(np.log(N), np.log(want / (1 - want)), 1)[0]
+        assert odds_slope_at_level(res, level) == pytest.approx(slope, rel=1e-9)
+    # read higher on a rise that widens with size, the fall with size is shallower
+    assert odds_slope_at_level(res, 0.8) > odds_slope_at_level(res, 0.2) + 0.25    # 0.6 octave per 2 octaves of N
+    assert np.allclose(transition_octaves(res), 0.6 * octaves, rtol=1e-9)
+    never = _designed_sweep(onset * 2.0 ** 20, octaves, N, grid)      # no size reaches any level on the grid
+    assert np.isnan(odds_slope_at_level(never, 0.5)) and np.isnan(transition_octaves(never)).all()
+
+
+def test_exponent_by_level_figure_draws_both_webs(tmp_path):
+    from figures.knapsack import fig_exponent_by_level
+    from figures.style import save
+
+    N = np.array([500.0, 1000.0, 2000.0])
+    grid = [2.0 ** k for k in np.arange(-14, -1.99, 0.25)]
+    runs = [_designed_sweep(0.004 * (N / N[0]) ** s, [1.0, 1.5, 2.0], N, grid) for s in (-2.0, -1.8, -2.2)]
+    lin = [_designed_sweep(0.03 * (N / N[0]) ** s, [1.0, 1.0, 1.2], N, grid) for s in (-0.6, -0.8)]
+    path = save(fig_exponent_by_level(runs, lin), tmp_path / "levels.png")
+    assert path.is_file() and path.stat().st_size > 10_000
+    path = save(fig_exponent_by_level(runs, []), tmp_path / "levels_no_control.png")
+    assert path.is_file() and path.stat().st_size > 10_000
