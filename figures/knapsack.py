@@ -234,32 +234,37 @@ LEVELS = tuple(np.round(np.arange(0.1, 0.91, 0.1), 2))
 def fig_exponent_by_level(runs: list[Result], lin_runs: list[Result], levels=LEVELS) -> "plt.Figure":
     """Where on the rise the critical ratio is read changes the size law: left, the exponent gap (fitted slope of
     the critical odds against N, plus alpha + 1) with its 95% interval over seeds, the critical ratio read at each
-    memorised level, for the power-law web and the linear-web control, with the claim's band and the sweep's own
-    threshold level; right, the width of each size's rise (octaves of r from 20% to 80% memorised)."""
-    from paper_checks.knapsack import odds_slope_at_level, transition_octaves
+    memorised level (and at the sweep's own threshold), for the power-law web and the linear-web control, with the
+    claim's band; a hollow marker where some seed's size is censored at that level (memorised at the lowest ratio
+    already, or never: `censored_at_level`). Right, the width of each size's rise (octaves of r, 20% to 80%)."""
+    from paper_checks.knapsack import censored_at_level, odds_slope_at_level, transition_octaves
     from sims.engine import mean_ci
 
+    threshold = float(runs[0].config["threshold"])
+    levels = sorted(set(float(v) for v in levels) | {threshold})
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8))
     N = np.asarray(runs[0].arrays["n_nonembedding"], float)
+    any_censored = False
     for k, (group, col, mark, name) in enumerate(((runs, "C0", "o", "power-law web"),
                                                   (lin_runs, "C7", "s", "linear web (control)"))):
         if not group:
             continue
         alpha1 = np.array([r.scalars["alpha_web"] + 1 for r in group], float)
-        mean, low, high, x = [], [], [], []
+        counts = []
         for lv in levels:
             gap = np.array([odds_slope_at_level(r, lv) for r in group]) + alpha1
             gap = gap[np.isfinite(gap)]
-            if gap.size >= 2:
-                est = mean_ci(gap)
-                x.append(lv + (k - 0.5) * 0.012)
-                mean.append(est.mean)
-                low.append(est.low)
-                high.append(est.high)
-        if x:
-            mean, low, high = map(np.asarray, (mean, low, high))
-            ax.errorbar(x, mean, yerr=[mean - low, high - mean], fmt=mark, color=col, ms=4, capsize=2,
-                        label=f"{name} ({len(group)} seeds)")
+            if gap.size < 2:
+                continue
+            est = mean_ci(gap)
+            counts.append(gap.size)
+            censored = any(censored_at_level(r, lv).any() for r in group)
+            any_censored |= censored
+            ax.errorbar([lv + (k - 0.5) * 0.012], [est.mean], yerr=[[est.mean - est.low], [est.high - est.mean]],
+                        fmt=mark, color=col, ms=4, capsize=2, mfc="white" if censored else col)
+        if counts:                                      # seeds with a slope at a level (a size may never reach it)
+            seeds = f"{min(counts)}" if min(counts) == max(counts) else f"{min(counts)}-{max(counts)}"
+            ax.plot([], [], mark, color=col, ms=4, label=f"{name} ({seeds} seeds per level)")
         width = np.array([transition_octaves(r) for r in group], float)
         ests = [mean_ci(w[np.isfinite(w)]) if np.isfinite(w).sum() >= 2 else None for w in width.T]
         keep = [i for i, e in enumerate(ests) if e is not None]
@@ -271,7 +276,9 @@ def fig_exponent_by_level(runs: list[Result], lin_runs: list[Result], levels=LEV
                         capsize=2, label=name)
     ax.axhspan(-0.5, 0.5, color="0.88", label="claim band (gap within ±0.5)")
     ax.axhline(0.0, color="k", lw=0.8, ls=":")
-    ax.axvline(float(runs[0].config["threshold"]), color="C3", lw=1.0, ls="--", label="the sweep's threshold")
+    ax.axvline(threshold, color="C3", lw=1.0, ls="--", label=f"the sweep's threshold ({threshold:g})")
+    if any_censored:
+        ax.plot([], [], "o", color="0.4", mfc="white", ms=4, label="hollow: a size censored at that level")
     ax.set(xlabel="memorised fraction at which the critical ratio is read", ylabel="slope + (α+1)",
            title="Size-law exponent by level (mean, 95% CI)")
     ax.legend(fontsize=7)
@@ -280,7 +287,8 @@ def fig_exponent_by_level(runs: list[Result], lin_runs: list[Result], levels=LEV
     _plain_minor(bx)
     bx.set_xticks(N)
     bx.set_xticklabels([f"{int(n)}" for n in N])
-    bx.legend(fontsize=7)
+    if bx.get_legend_handles_labels()[0]:
+        bx.legend(fontsize=7)
     fig.tight_layout()
     return fig
 

@@ -226,25 +226,35 @@ def exponent_gap(runs) -> list[float]:
 
 
 def ratios_at_level(res, level: float) -> np.ndarray:
-    """Per size, the mixing ratio where the memorised fraction first reaches `level` (the sweep's own r_thres
-    when level is its threshold); NaN where it never does."""
+    """Per size, the mixing ratio where the memorised fraction first reaches `level`, read as the sweep reads its
+    r_thres (`critical_ratio_from_curve`; at the sweep's threshold these are its r_thres): NaN where it never does,
+    and the lowest grid ratio where it already does there (an upper bound: see `censored_at_level`)."""
     mem = _mem(res)
     return np.array([critical_ratio_from_curve(res.config["ratios"], m, level) for m in mem])
 
 
+def censored_at_level(res, level: float) -> np.ndarray:
+    """Per size, whether the ratio at `level` is not a crossing inside the grid: reached already at the lowest
+    ratio (the value is only an upper bound) or never reached (NaN)."""
+    mem = _mem(res)
+    return (mem[:, 0] >= level) | (mem.max(axis=1) < level)
+
+
 def odds_slope_at_level(res, level: float) -> float:
-    """Slope of ln(r/(1-r)) against ln N with r the ratio at memorised fraction `level` (at the sweep's threshold
-    this is the `slope_odds` the size-law claims use); NaN when fewer than two sizes reach the level."""
+    """Slope of ln(r/(1-r)) against ln N with r the ratio at memorised fraction `level`, over the sizes with
+    0 < r < 1 (the points `slope_odds` of the sweep keeps, so at the sweep's threshold this is the slope the
+    size-law claims use); NaN when fewer than two sizes reach the level."""
     r = ratios_at_level(res, level)
     N = np.asarray(res.arrays["n_nonembedding"], float)
-    ok = np.isfinite(r) & (r < 1)
+    ok = np.isfinite(r) & (r > 0) & (r < 1)
     if ok.sum() < 2:
         return NAN
     return float(fit_line(np.log(N[ok]), np.log(r[ok] / (1 - r[ok]))).slope)
 
 
 def transition_octaves(res, low: float = 0.2, high: float = 0.8) -> np.ndarray:
-    """Per size, the width of the rise in octaves of r: log2(r at `high` / r at `low`) (NaN where either is)."""
+    """Per size, the width of the rise in octaves of r: log2(r at `high` / r at `low`); NaN where either ratio
+    is NaN (a level never reached)."""
     return np.log2(ratios_at_level(res, high) / ratios_at_level(res, low))
 
 

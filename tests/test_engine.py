@@ -283,13 +283,15 @@ if __name__ == "__main__":
 """
 
 
-def _running(pid: int) -> bool:
-    """The process exists and is not a zombie (Linux /proc)."""
+def _started(pid: int) -> str | None:
+    """The process's start time (field 22 of /proc/PID/stat) while it runs, None once it has ended or is a zombie:
+    together with the pid it names one process, even if the pid is later reused (Linux /proc)."""
     try:
-        status = Path(f"/proc/{pid}/status").read_text()
+        stat = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError):
-        return False
-    return "\tZ" not in next(line for line in status.splitlines() if line.startswith("State:"))
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()     # after "pid (comm) ": state is field 3, start time field 22
+    return None if fields[0] == "Z" else fields[19]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -298,26 +300,30 @@ def test_map_runs_workers_end_when_their_parent_is_killed(tmp_path):
     workers training on; each ends within a few seconds of losing its parent."""
     (tmp_path / "sweep.py").write_text(_SWEEP_SCRIPT)
     root = str(Path(__file__).resolve().parents[1])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
-    parent = subprocess.Popen([sys.executable, str(tmp_path / "sweep.py"), str(tmp_path)], env=env)
-    pids: list[int] = []
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
+    # its own session and process group, which the workers join: the cleanup below reaches them all by group
+    parent = subprocess.Popen([sys.executable, str(tmp_path / "sweep.py"), str(tmp_path)], env=env,
+                              start_new_session=True)
     try:
+        workers: dict[int, str | None] = {}
         deadline = time.monotonic() + 180
-        while len(pids) < 2 and time.monotonic() < deadline and parent.poll() is None:
+        while len(workers) < 2 and time.monotonic() < deadline and parent.poll() is None:
             time.sleep(0.2)
-            pids = [int(f.read_text()) for f in sorted(tmp_path.glob("w*.pid"))]
-        assert len(pids) == 2 and all(_running(p) for p in pids), "the two workers never started"
+            workers = {int(f.read_text()): None for f in sorted(tmp_path.glob("w*.pid"))}
+        workers = {pid: _started(pid) for pid in workers}
+        assert len(workers) == 2 and all(workers.values()), "the two workers never started"
         parent.kill()
         parent.wait()
         deadline = time.monotonic() + 20
-        while any(_running(p) for p in pids) and time.monotonic() < deadline:
+        while any(_started(p) == t for p, t in workers.items()) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not any(_running(p) for p in pids)
+        assert not any(_started(p) == t for p, t in workers.items())
     finally:
-        parent.kill()
-        for p in pids:
-            if _running(p):
-                os.kill(p, signal.SIGKILL)
+        try:
+            os.killpg(parent.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        parent.wait()
 
 
 def test_active_cache_is_set_only_inside_a_cached_run(tmp_path):

@@ -316,7 +316,7 @@ def _designed_sweep(onset, octaves, N, ratios):
 
 
 def test_the_critical_ratio_read_at_any_level_of_the_rise():
-    from paper_checks.knapsack import odds_slope_at_level, ratios_at_level, transition_octaves
+    from paper_checks.knapsack import censored_at_level, odds_slope_at_level, ratios_at_level, transition_octaves
 
     N = np.array([500.0, 1000.0, 2000.0])
     onset = 2.0 ** -8 * (N / N[0]) ** -2.0
@@ -333,6 +333,29 @@ def test_the_critical_ratio_read_at_any_level_of_the_rise():
     assert np.allclose(transition_octaves(res), 0.6 * octaves, rtol=1e-9)
     never = _designed_sweep(onset * 2.0 ** 20, octaves, N, grid)      # no size reaches any level on the grid
     assert np.isnan(odds_slope_at_level(never, 0.5)) and np.isnan(transition_octaves(never)).all()
+    assert censored_at_level(never, 0.5).all() and not censored_at_level(res, 0.5).any()
+
+
+def test_slope_at_the_sweeps_threshold_is_the_slope_the_size_laws_use():
+    """odds_slope_at_level keeps the sizes run_train's slope_odds keeps: none that never reaches the level, none
+    at r = 1 (infinite odds), and a size already past the level at the lowest ratio at that (censored) ratio."""
+    from paper_checks.knapsack import censored_at_level, odds_slope_at_level, ratios_at_level
+    from sims.knapsack.train import _loglog_fit
+
+    N = np.array([500.0, 800.0, 1200.0, 2000.0, 3000.0])
+    grid = [2.0 ** k for k in np.arange(-12, 0.01, 0.5)]
+    onset = np.array([2.0 ** -3, 2.0 ** -5, 2.0 ** -7, 2.0 ** -13, 2.0 ** 3])   # the 4th starts below the grid,
+    res = _designed_sweep(onset, [4.0, 1.0, 1.5, 2.0, 1.0], N, grid)              # the 5th above it
+    mem = res.arrays["memorized"]
+    mem[0] = np.minimum(mem[0], 0.3)                           # the 1st reaches the threshold only at r = 1
+    mem[0, -1] = 0.5
+    r = ratios_at_level(res, 0.5)
+    assert r[0] == 1.0 and r[3] == grid[0] and np.isnan(r[4])
+    assert censored_at_level(res, 0.5).tolist() == [False, False, False, True, True]
+    with np.errstate(divide="ignore"):
+        want = _loglog_fit(N, r / (1 - r))
+    assert want["points"] == 3
+    assert odds_slope_at_level(res, 0.5) == pytest.approx(want["slope"], rel=1e-12)
 
 
 def test_exponent_by_level_figure_draws_both_webs(tmp_path):

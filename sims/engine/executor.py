@@ -7,8 +7,10 @@ oversubscription). Results come back in the order of the calls, and `on_done(i, 
 finishes, so a caller can store finished points at once and an interrupted sweep keeps them. `fn`'s result must
 depend on its arguments alone (every random stream seeded from them): the worker count then never changes a
 number.
-A worker ends itself within a second or two of the process that started it dying (killed by a scheduler, SIGKILL,
-a crash): it would otherwise train on, unseen, through the runs already queued to it.
+On Linux and macOS a worker ends itself within a second or two of the process that started it dying (killed by
+a scheduler, SIGKILL, a crash): it would otherwise train on, unseen, through the runs already queued to it and
+then wait forever. (On Windows a parent's death does not change a child's parent pid, so there the watchdog never
+fires.)
 """
 from __future__ import annotations
 
