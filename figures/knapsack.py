@@ -319,7 +319,8 @@ _CAPTIONS = {
                                    "interval over the size-law claims' seeds when the critical ratio is taken where "
                                    "10%, 20%, ..., 90% of the facts are memorised (the claims use the dashed level), "
                                    "and the width of the rise per size. A gap that drifts with the level means the "
-                                   "rise widens or narrows with size, which the knapsack model does not predict.",
+                                   "rise changes width with size (in the knapsack model, with the facts small "
+                                   "beside the capacity, every size's rise is a step).",
     "train_linear_web.png": "Negative control of the size laws: the same sweep with uniform web keys (a web loss "
                             "linear in capacity), where the knapsack model puts the critical ratio at one value "
                             "for every size (dotted); the legend gives the measured slopes of both webs.",
