@@ -1,15 +1,16 @@
 """The papers' claims as data: each `paper_checks/<name>.py` defines `CLAIMS`, a list of `Claim`s.
 
 `python -m paper_checks [names...] [--preset quick|paper] [--seeds 0,1,2] [--out DIR]` measures them,
-prints the claims table, writes report.md with the figures, and exits non-zero when a claim fails or a
-negative control passes.
+prints the claims table and the consistency checks apart, writes report.md with the figures, and exits non-zero
+when a claim or consistency check fails, or a negative control passes or is undecided without a declared reason.
 """
 from __future__ import annotations
 
 import importlib
 import pkgutil
 
-from .claims import Claim, Context, Expect, Outcome, evaluate
+from .claims import (CONSISTENCY, EMPIRICAL, NOT_READ, OURS, READ, SECONDARY, Claim, Context, Expect, Outcome,
+                     evaluate)
 
 _NOT_PAPERS = {"claims", "report", "__main__"}
 
@@ -27,4 +28,5 @@ def claims_of(name: str) -> list[Claim]:
     return list(importlib.import_module(f"{__name__}.{name}").CLAIMS)
 
 
-__all__ = ["Claim", "Context", "Expect", "Outcome", "available", "claims_of", "evaluate"]
+__all__ = ["CONSISTENCY", "EMPIRICAL", "NOT_READ", "OURS", "READ", "SECONDARY", "Claim", "Context", "Expect",
+           "Outcome", "available", "claims_of", "evaluate"]

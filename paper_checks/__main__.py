@@ -12,7 +12,7 @@ from sims.engine.errors import TheoryLabError
 
 from . import available, claims_of
 from .claims import Context, evaluate
-from .report import markdown, text_table, write_markdown
+from .report import markdown, summary, text_table, write_markdown
 
 
 def _figures(name: str, ctx: Context, out: Path) -> list[tuple[str, Path]]:
@@ -79,12 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"warning: the {n} figures failed ({type(err).__name__}: {err}); report written without them.",
                   file=sys.stderr)
     write_markdown(markdown(outcomes, ctx, figures, args.out), args.out / "report.md")
-    failed = [o for o in outcomes if not o.passed]
-    leaky = [o for o in outcomes if o.control_passed]
-    print(f"\n{len(outcomes) - len(failed)}/{len(outcomes)} claims pass; "
-          f"{len(leaky)} negative control(s) pass (must be 0); {time.perf_counter() - start:.0f} s; "
-          f"report: {args.out / 'report.md'}")
-    return 1 if failed or leaky else 0
+    print(f"\n{summary(outcomes)}; {time.perf_counter() - start:.0f} s; report: {args.out / 'report.md'}")
+    return 0 if all(o.ok for o in outcomes) else 1
 
 
 if __name__ == "__main__":

@@ -1,8 +1,13 @@
 """A paper's claim as data, and the machinery that measures it over seeds and decides it by the interval.
 
-A claim names its source in the paper, states what the paper says, says what we measure, and gives the
-expected relation (an interval the whole confidence interval must lie in). Its negative control is the same
-measurement in a setting where the paper says the effect must vanish; the control must fail the claim.
+A claim names its source in the paper and how far that source was read, states what the paper says, says what
+we measure, and gives the expected band (which the whole confidence interval must lie in) with where the band
+comes from. Its negative control is the same measurement in a setting where the paper says the effect must
+vanish. Each interval is placed against the band: inside, outside (disjoint), or straddling it. A claim passes
+when its interval is inside; its control fails as it should only when its interval is outside; a control that
+straddles the band (or gave no value) is undecided, and an undecided control fails the check unless the claim
+declares why it is acceptable. Consistency checks (one solver of a model against another, deterministic) are
+claims of kind CONSISTENCY: decided the same way, listed apart, never counted as claims passed.
 """
 from __future__ import annotations
 
@@ -17,15 +22,52 @@ import numpy as np
 from sims.engine import Estimate, Experiment, Result, mean_ci
 
 
+# Where a claim's statement comes from (`Claim.source_status`), printed as a marker beside every claim.
+READ = "read"              # the theorem or section text itself was read
+SECONDARY = "secondary"    # read only as quoted or paraphrased by a secondary text (reviews, summaries)
+NOT_READ = "not read"      # the paper's text was not reached: statement and section numbers from memory
+OURS = "ours"              # our own derivation (consistent with the paper, not stated in it)
+SOURCE_STATUSES = (READ, SECONDARY, NOT_READ, OURS)
+
+# What a check is (`Claim.kind`): an empirical claim, decided over seeds against its negative control, or a
+# consistency check (a closed form against a numeric solver of the same model, deterministic), listed apart and
+# never counted among the claims that pass.
+EMPIRICAL = "claim"
+CONSISTENCY = "consistency"
+
+# Where a measured interval lies relative to the band.
+INSIDE = "inside"          # the whole interval lies in the band
+OUTSIDE = "outside"        # the whole interval lies outside the band (disjoint from it)
+STRADDLES = "straddles"    # the interval overlaps the band's edge: too wide, or too close, to decide
+UNMEASURED = "unmeasured"  # some run gave no value (NaN) or nothing was measured
+
+
 @dataclass(frozen=True)
 class Expect:
-    """The expected relation: the measured confidence interval must lie inside [low, high]."""
+    """The expected band [low, high] the whole measured confidence interval must lie in, and where the band comes
+    from (`origin`: a tolerance derived from theory, the paper's own spread, a stated rule), fixed before the
+    measurement and printed in the report."""
 
     low: float = -math.inf
     high: float = math.inf
+    origin: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.low <= self.high:
+            raise ValueError(f"Expect needs low <= high, got [{self.low}, {self.high}].")
 
     def holds(self, est: Estimate) -> bool:
-        return self.low <= est.low and est.high <= self.high
+        return self.place(est) == INSIDE
+
+    def place(self, est: Estimate | None) -> str:
+        """Where the interval lies: INSIDE, OUTSIDE (disjoint) or STRADDLES; UNMEASURED for no estimate."""
+        if est is None:
+            return UNMEASURED
+        if self.low <= est.low and est.high <= self.high:
+            return INSIDE
+        if est.high < self.low or est.low > self.high:
+            return OUTSIDE
+        return STRADDLES
 
     def __str__(self) -> str:
         if math.isinf(self.low):
@@ -70,12 +112,17 @@ class Claim:
     """One checkable statement of a paper.
 
     name: short identifier; paper: module name; source: section / theorem / figure; statement: what the
-    paper says; measurement: what we measure; expect: relation the measured CI must satisfy; measure:
-    Context -> one value per seed (NaN where the effect did not happen); control: the same measurement in a
-    setting where the effect must vanish; control_setting: that setting in words; paper_value: a number the
-    paper publishes for this quantity, cited, when it has one; seeds: how many seeds the claim and its control
-    are measured over by default when that is more than the context's (a statistic so noisy per seed that
-    the default three give an interval too wide to decide it), 0 for the context's own.
+    paper says; measurement: what we measure; expect: the band the measured CI must lie in, with its origin;
+    measure: Context -> one value per seed (NaN only where a run gave no value); control: the same measurement
+    in a setting where the paper says the effect must vanish, which must land outside the band (a value that
+    can land inside it: never NaN by construction, never the claim's own value rescaled); control_setting: that
+    setting in words; paper_value: a number the paper publishes for this quantity, cited, when it has one;
+    seeds: how many seeds the claim and its control are measured over by default when that is more than the
+    context's (a statistic so noisy per seed that the default three give an interval too wide to decide it), 0
+    for the context's own; source_status: READ, SECONDARY, NOT_READ or OURS (how far `source` and `statement`
+    were checked against the paper's text); kind: EMPIRICAL or CONSISTENCY (a deterministic check of one
+    solver against another, listed apart); undecided_ok: why a control whose interval straddles the band is
+    acceptable, when it is ("" : an undecided control fails the check).
     """
 
     name: str
@@ -89,35 +136,78 @@ class Claim:
     control_setting: str
     paper_value: str = ""
     seeds: int = 0
+    source_status: str = ""
+    kind: str = EMPIRICAL
+    undecided_ok: str = ""
+
+    def __post_init__(self) -> None:
+        where = f"claim {self.paper}.{self.name}"
+        if self.source_status not in SOURCE_STATUSES:
+            raise ValueError(f"{where}: source_status must be one of {', '.join(SOURCE_STATUSES)}, "
+                             f"got {self.source_status!r}.")
+        if self.kind not in (EMPIRICAL, CONSISTENCY):
+            raise ValueError(f"{where}: kind must be {EMPIRICAL!r} or {CONSISTENCY!r}, got {self.kind!r}.")
+        if not self.expect.origin.strip():
+            raise ValueError(f"{where}: the expected band needs its origin (Expect(..., origin=...)).")
+        if self.kind == EMPIRICAL and self.control is None:
+            raise ValueError(f"{where}: an empirical claim needs a negative control.")
 
 
 @dataclass
 class Outcome:
-    """The measured claim and its control with their verdicts."""
+    """The measured claim and its control, each placed against the band (INSIDE, OUTSIDE, STRADDLES, UNMEASURED)."""
 
     claim: Claim
     values: list[float]
     estimate: Estimate | None
-    passed: bool
+    placement: str
     control_values: list[float] = field(default_factory=list)
     control_estimate: Estimate | None = None
-    control_passed: bool | None = None
+    control_placement: str | None = None
     wall_s: float = 0.0
     error: str = ""
     seeds: tuple[int, ...] = ()
 
     @property
+    def passed(self) -> bool:
+        """The claim's whole interval lies in the band."""
+        return self.placement == INSIDE
+
+    @property
+    def control_outcome(self) -> str:
+        """'fails' (the control's interval lies wholly outside the band: as it should), 'passes' (wholly inside:
+        the check is broken), 'undecided' (straddles the band, or some run gave no value), 'none' (no control)."""
+        if self.control_placement is None:
+            return NO_CONTROL
+        return {OUTSIDE: CONTROL_FAILS, INSIDE: CONTROL_PASSES}.get(self.control_placement, CONTROL_UNDECIDED)
+
+    @property
+    def control_ok(self) -> bool:
+        """The control does what a control must: it fails, or is undecided for a reason the claim declares; a
+        consistency check may have none."""
+        out = self.control_outcome
+        return (out == CONTROL_FAILS or (out == CONTROL_UNDECIDED and bool(self.claim.undecided_ok))
+                or (out == NO_CONTROL and self.claim.kind == CONSISTENCY))
+
+    @property
     def ok(self) -> bool:
-        """The claim holds and its control does not."""
-        return self.passed and self.control_passed is False
+        """The claim holds and its control behaves as a control must."""
+        return self.passed and self.control_ok
 
 
-def _decide(values: Sequence[float], expect: Expect) -> tuple[Estimate | None, bool]:
+CONTROL_FAILS = "fails"
+CONTROL_PASSES = "passes"
+CONTROL_UNDECIDED = "undecided"
+NO_CONTROL = "none"
+
+
+def decide(values: Sequence[float], expect: Expect) -> tuple[Estimate | None, str]:
+    """Mean and 95% t-interval of the values, placed against the band; no estimate when a value is not finite."""
     vals = [float(v) for v in values]
     if not vals or not all(np.isfinite(vals)):
-        return None, False
+        return None, UNMEASURED
     est = mean_ci(vals)
-    return est, expect.holds(est)
+    return est, expect.place(est)
 
 
 def describe(values: Sequence[float], est: Estimate | None) -> str:
@@ -125,19 +215,19 @@ def describe(values: Sequence[float], est: Estimate | None) -> str:
     if est is not None:
         return str(est)
     missing = sum(1 for v in values if not np.isfinite(v))
-    return f"no effect in {missing}/{len(values)} runs" if values else "not measured"
+    return f"no value in {missing}/{len(values)} runs" if values else "not measured"
 
 
 def evaluate(claim: Claim, ctx: Context) -> Outcome:
-    """Measure the claim and its control over the claim's seeds (`Context.for_claim`) and decide both by their
-    confidence intervals."""
+    """Measure the claim and its control over the claim's seeds (`Context.for_claim`) and place both against
+    the band by their confidence intervals."""
     start = time.perf_counter()
     ctx = ctx.for_claim(claim)
     values = [float(v) for v in claim.measure(ctx)]
-    est, passed = _decide(values, claim.expect)
-    out = Outcome(claim, values, est, passed, seeds=ctx.seeds)
+    est, placement = decide(values, claim.expect)
+    out = Outcome(claim, values, est, placement, seeds=ctx.seeds)
     if claim.control is not None:
         out.control_values = [float(v) for v in claim.control(ctx)]
-        out.control_estimate, out.control_passed = _decide(out.control_values, claim.expect)
+        out.control_estimate, out.control_placement = decide(out.control_values, claim.expect)
     out.wall_s = time.perf_counter() - start
     return out

@@ -1,23 +1,60 @@
-"""The claims table for the terminal and the markdown report with figures."""
+"""The claims table for the terminal and the markdown report with figures.
+
+Empirical claims and consistency checks are shown in separate tables: a consistency check (one solver of a model
+against another) is never counted among the claims that pass.
+"""
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 from typing import Sequence
 
 from sims.engine.results import _atomic_write
 
-from .claims import Context, Outcome, describe
+from .claims import (CONSISTENCY, CONTROL_FAILS, CONTROL_PASSES, CONTROL_UNDECIDED, EMPIRICAL, INSIDE, NO_CONTROL,
+                     OUTSIDE, STRADDLES, Context, Outcome, describe)
+
+
+def source_marker(out: Outcome) -> str:
+    """'[read]', '[secondary]', '[not read]' or '[ours]': how far the claim's source was read."""
+    return f"[{out.claim.source_status}]"
 
 
 def verdict(out: Outcome) -> str:
-    return "PASS" if out.passed else "FAIL"
+    if out.passed:
+        return "PASS"
+    return {OUTSIDE: "FAIL (outside)", STRADDLES: "FAIL (straddles)"}.get(out.placement, "FAIL (no value)")
 
 
 def control_verdict(out: Outcome) -> str:
-    if out.control_passed is None:
+    """The control's three-way outcome, with the reason when an undecided control is declared acceptable."""
+    outcome = out.control_outcome
+    if outcome == NO_CONTROL:
         return "none"
-    return "fails (good)" if not out.control_passed else "PASSES (bad)"
+    if outcome == CONTROL_FAILS:
+        return "fails (as it should)"
+    if outcome == CONTROL_PASSES:
+        return "PASSES (check broken)"
+    why = "straddles" if out.control_placement == STRADDLES else "no value"
+    return f"undecided ({why}; accepted)" if out.control_ok else f"UNDECIDED ({why})"
+
+
+def _measured(o: Outcome) -> str:
+    text = describe(o.values, o.estimate)
+    if o.claim.seeds and len(o.seeds) >= o.claim.seeds:           # measured over the claim's own seed count
+        text += f" ({len(o.seeds)} seeds)"
+    return text
+
+
+def _control(o: Outcome) -> str:
+    if o.claim.control is None:
+        return "none"
+    return f"{o.claim.control_setting}: {describe(o.control_values, o.control_estimate)}"
+
+
+HEADER = ["claim [source]", "paper says", "band from", "measured (mean [95% CI])", "verdict", "negative control",
+          "control"]
 
 
 def rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
@@ -27,25 +64,18 @@ def rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
         says = f"{c.measurement} {c.expect}"
         if c.paper_value:
             says += f" (paper: {c.paper_value})"
-        measured = describe(o.values, o.estimate)
-        if c.seeds and len(o.seeds) >= c.seeds:           # measured over the claim's own seed count
-            measured += f" ({len(o.seeds)} seeds)"
-        table.append([f"{c.paper}.{c.name}", says, measured, verdict(o),
-                      f"{c.control_setting}: {describe(o.control_values, o.control_estimate)}",
-                      control_verdict(o)])
+        table.append([f"{c.paper}.{c.name} {source_marker(o)}", says, c.expect.origin, _measured(o), verdict(o),
+                      _control(o), control_verdict(o)])
     return table
 
 
-HEADER = ["claim", "paper says", "measured (mean [95% CI])", "verdict", "negative control", "control"]
+def _split(outcomes: Sequence[Outcome]) -> tuple[list[Outcome], list[Outcome]]:
+    return ([o for o in outcomes if o.claim.kind == EMPIRICAL], [o for o in outcomes if o.claim.kind == CONSISTENCY])
 
 
-def text_table(outcomes: Sequence[Outcome], width: int = 60) -> str:
-    """A plain-text table, long cells wrapped to `width` characters."""
-    import textwrap
-
-    data = [HEADER] + rows(outcomes)
+def _text(data: list[list[str]], width: int) -> str:
     wrapped = [[textwrap.wrap(cell, width) or [""] for cell in row] for row in data]
-    widths = [max(len(line) for row in wrapped for line in row[i]) for i in range(len(HEADER))]
+    widths = [max(len(line) for row in wrapped for line in row[i]) for i in range(len(data[0]))]
     lines = []
     for r, row in enumerate(wrapped):
         height = max(len(cell) for cell in row)
@@ -57,24 +87,78 @@ def text_table(outcomes: Sequence[Outcome], width: int = 60) -> str:
     return "\n".join(lines)
 
 
+def text_table(outcomes: Sequence[Outcome], width: int = 40) -> str:
+    """Plain-text tables, long cells wrapped to `width` characters: the empirical claims, then the consistency
+    checks under their own heading."""
+    claims, checks = _split(outcomes)
+    parts = []
+    if claims:
+        parts.append(_text([HEADER] + rows(claims), width))
+    if checks:
+        parts.append("Consistency checks (one solver against another; not counted as claims):\n"
+                     + _text([["check [source]"] + HEADER[1:]] + rows(checks), width))
+    return "\n\n".join(parts)
+
+
+def summary(outcomes: Sequence[Outcome]) -> str:
+    """One line: claims that hold with their controls, consistency checks that hold, controls that misbehave."""
+    claims, checks = _split(outcomes)
+    leaky = sum(o.control_outcome == CONTROL_PASSES for o in outcomes)
+    undecided = sum(o.control_outcome == CONTROL_UNDECIDED and not o.control_ok for o in outcomes)
+    text = f"{sum(o.ok for o in claims)}/{len(claims)} claims hold with their negative controls failing"
+    if checks:
+        text += f"; {sum(o.ok for o in checks)}/{len(checks)} consistency checks hold"
+    return text + f"; {leaky} control(s) pass and {undecided} are undecided (both must be 0)"
+
+
+def _table_md(data: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(data[0]) + " |", "|" + "---|" * len(data[0])]
+    return lines + ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in data[1:]]
+
+
+def _details(o: Outcome) -> list[str]:
+    c = o.claim
+    lines = [f"### {c.paper}.{c.name}", "", f"- source: {c.source} {source_marker(o)}",
+             f"- the paper says: {c.statement}",
+             f"- we measure: {c.measurement}; expected {c.expect}",
+             f"- the band comes from: {c.expect.origin}"]
+    if c.paper_value:
+        lines.append(f"- the paper's own number (cited, not a target): {c.paper_value}")
+    lines += ["- seeds: " + ", ".join(map(str, o.seeds)),
+              "- per-seed values: " + ", ".join(f"{v:.4g}" for v in o.values),
+              f"- measured: {describe(o.values, o.estimate)}: {verdict(o)}"]
+    if c.control is not None:
+        lines += [f"- negative control ({c.control_setting}): " + ", ".join(f"{v:.4g}" for v in o.control_values),
+                  f"- control measured: {describe(o.control_values, o.control_estimate)}: {control_verdict(o)}"]
+        if c.undecided_ok:
+            lines.append(f"- an undecided control is accepted because: {c.undecided_ok}")
+    return lines + [f"- wall time: {o.wall_s:.1f} s", ""]
+
+
+MARKERS = ("Source markers: [read] the theorem or section text was read; [secondary] read only as quoted or "
+           "paraphrased by a secondary text; [not read] the paper's text was not reached (statement and section "
+           "from memory); [ours] our own derivation, not stated in the paper.")
+
+
 def markdown(outcomes: Sequence[Outcome], ctx: Context, figures: Sequence[tuple[str, Path]], out_dir: Path) -> str:
-    """The report: summary, claims table, each claim's statement and source, and the figures."""
-    n_ok = sum(o.ok for o in outcomes)
+    """The report: summary, claims table, consistency-check table, each check in detail, and the figures."""
+    claims, checks = _split(outcomes)
     more = "; more for the claims that need more" if any(len(o.seeds) > len(ctx.seeds) for o in outcomes) else ""
     lines = [f"# Paper checks ({ctx.preset} preset, seeds {', '.join(map(str, ctx.seeds))}{more})", "",
-             f"{n_ok} of {len(outcomes)} claims hold with their negative controls failing.", "",
-             "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    for row in rows(outcomes):
-        lines.append("| " + " | ".join(cell.replace("|", "/") for cell in row) + " |")
-    lines += ["", "## Claims", ""]
-    for o in outcomes:
-        c = o.claim
-        lines += [f"### {c.paper}.{c.name}", "", f"- source: {c.source}", f"- the paper says: {c.statement}",
-                  f"- we measure: {c.measurement}; expected {c.expect}",
-                  "- seeds: " + ", ".join(map(str, o.seeds)), "- per-seed values: "
-                  + ", ".join(f"{v:.4g}" for v in o.values),
-                  f"- negative control ({c.control_setting}): " + ", ".join(f"{v:.4g}" for v in o.control_values),
-                  f"- wall time: {o.wall_s:.1f} s", ""]
+             summary(outcomes) + ".", "",
+             "A claim passes when its whole 95% interval lies in the band; its negative control fails as it should "
+             "when its whole interval lies outside the band, passes (the check is broken) when inside, and is "
+             "undecided when it straddles the band or a run gave no value.", "", MARKERS, ""]
+    if claims:
+        lines += ["## Claims", ""] + _table_md([HEADER] + rows(claims)) + [""]
+    if checks:
+        lines += ["## Consistency checks", "",
+                  "Deterministic checks of one solver of a model against another (a closed form against a numeric "
+                  "optimiser); they test our code, not the paper's claims, and are not counted as claims.", ""]
+        lines += _table_md([["check [source]"] + HEADER[1:]] + rows(checks)) + [""]
+    lines += ["## Details", ""]
+    for o in claims + checks:
+        lines += _details(o)
     if figures:
         lines += ["## Figures", ""]
         for caption, path in figures:
@@ -85,3 +169,6 @@ def markdown(outcomes: Sequence[Outcome], ctx: Context, figures: Sequence[tuple[
 
 def write_markdown(text: str, path: Path) -> None:
     _atomic_write(Path(path), lambda fh: fh.write(text.encode()))
+
+
+__all__ = ["CONSISTENCY", "EMPIRICAL", "INSIDE", "markdown", "rows", "summary", "text_table", "write_markdown"]

@@ -2,14 +2,15 @@
 (`Claim.seeds`), exactly the user's when the user names them (`--seeds`)."""
 from __future__ import annotations
 
-from paper_checks import Claim, Context, Expect, evaluate
+from paper_checks import OURS, Claim, Context, Expect, evaluate
 from paper_checks.report import markdown, text_table
 
 
 def _claim(seeds: int = 0) -> Claim:
     # the measurement reports the seeds it was given, the control likewise (shifted so it fails)
-    return Claim("n", "p", "s", "st", "m", Expect(-100.0, 100.0), lambda ctx: [float(s) for s in ctx.seeds],
-                 lambda ctx: [float(s) - 1000.0 for s in ctx.seeds], "none", seeds=seeds)
+    return Claim("n", "p", "s", "st", "m", Expect(-100.0, 100.0, origin="a test band"),
+                 lambda ctx: [float(s) for s in ctx.seeds], lambda ctx: [float(s) - 1000.0 for s in ctx.seeds],
+                 "none", seeds=seeds, source_status=OURS)
 
 
 def test_default_context_gives_a_claim_its_declared_seeds():
