@@ -27,11 +27,12 @@ import numpy as np
 
 from sims.mifa import NONCONVEX, QUADRATIC
 
-from .claims import Claim, Context, Expect
+from .claims import NOT_READ, OURS, READ, Claim, Context, Expect
 
 PAPER = "mifa"
 NAN = float("nan")
 _ALGS = ("mifa", "fedavg_active", "fedavg_wait", "memoryless")
+REVIEWED = " ({old} when the check was written, narrowed in review after the first measurement)"
 
 
 # ---- runs -------------------------------------------------------------------------------------------------
@@ -45,9 +46,12 @@ def _uniform(ctx: Context):
 
 
 def _always(ctx: Context):
-    """Every device in every round: no latency for FedAvg(S), no staleness for MIFA."""
+    """Every device in every round: no latency for FedAvg(S), no staleness for MIFA. 128 replicas: with 32, the
+    control of `case_study_improvement` (a ratio of two tail errors) varied enough between seeds (-0.54, -0.32,
+    -0.55 over seeds 0-2) that its three-seed interval [-0.79, -0.15] straddled the band's edge -0.2 although
+    every seed lay below it; 128 replicas shrink the per-seed noise, not the mean (-0.53, -0.45, -0.49)."""
     return ctx.results(QUADRATIC, patterns=("always",), algorithms=("mifa", "fedavg_wait"), reference=False,
-                       replicas=32)
+                       replicas=128)
 
 
 def _nonconvex(ctx: Context):
@@ -104,46 +108,53 @@ CLAIMS = [
           "retrievable",
           "MIFA converges to the true optimum at rate O(1/T) under arbitrary device unavailability",
           "log-log slope of mean ||w_t - w*||^2 vs t over the last decade (quadratics, label-correlated p_i)",
-          Expect(-1.15, -0.85),
+          Expect(-1.15, -0.85, origin="a stated rule: the rate's exponent -1 within 0.15 (a fit over one decade of "
+                 "rounds)" + REVIEWED.format(old="-1.25 to -0.75")),
           lambda ctx: slope(_label(ctx), "label", "mifa"),
           lambda ctx: slope(_label(ctx), "label", "memoryless"),
-          "MIFA with its memory removed (inactive devices' table entries zeroed)", paper_value="O(1/T)"),
+          "MIFA with its memory removed (inactive devices' table entries zeroed)", paper_value="O(1/T)",
+          source_status=NOT_READ),
     Claim("mifa_unbiased", PAPER,
           "Abstract; Sec. 1 (MIFA corrects the gradient bias using the memorized latest updates)",
           "MIFA is not biased by label-correlated availability: it reaches w*, not the participation-weighted point",
           "log10(final ||w_T - w*||^2 / ||w_b - w*||^2), w_b the available-only fixed point (closed form, ours)",
-          Expect(-math.inf, -2.0),
+          Expect(-math.inf, -2.0, origin="a stated rule: at least 100 times closer to w* than the biased point "
+                 "(no bias at the scale of the floor); not derived"),
           lambda ctx: log_gap_to_floor(_label(ctx), "mifa"),
           lambda ctx: log_gap_to_floor(_label(ctx), "memoryless"),
-          "MIFA with its memory removed"),
+          "MIFA with its memory removed", source_status=READ),
     Claim("biased_fedavg_floor", PAPER,
           "Sec. 1 and baselines (biased FedAvg averages the active devices only); closed form ours",
           "FedAvg over the available devices stalls at the participation-weighted point w_b = sum q_i a_i c_i / "
           "sum q_i a_i",
           "final ||w_T - w*||^2 of biased FedAvg over the predicted floor ||w_b - w*||^2",
-          Expect(0.97, 1.03),
+          Expect(0.97, 1.03, origin="a stated rule: the closed-form floor within 3%" + REVIEWED.format(
+              old="0.9-1.1")),
           lambda ctx: floor_ratio(_label(ctx), _label(ctx), "label"),
           lambda ctx: floor_ratio(_uniform(ctx), _label(ctx), "uniform"),
-          "availability unrelated to the data (all p_i equal): the floor vanishes"),
+          "availability unrelated to the data (all p_i equal): the floor vanishes", source_status=OURS),
     Claim("fedavg_wait_latency", PAPER,
           "Abstract; Sec. 1 (FedAvg's convergence is severely influenced by straggling devices); formula ours",
           "FedAvg that waits for its S sampled devices makes one update per E[max_{i in S} Geom(p_i)] rounds",
           "measured rounds per FedAvg(S) update over the exact E[max Geom] of the sampled sets (S = 20 of 50)",
-          Expect(0.95, 1.05),
+          Expect(0.95, 1.05, origin="a stated rule: the exact E[max Geom] within 5%" + REVIEWED.format(
+              old="0.9-1.1")),
           lambda ctx: wait_ratio(_label(ctx), "label", _label(ctx)),
           lambda ctx: wait_ratio(_always(ctx), "always", _label(ctx)),
           "the same FedAvg(S) with every device always available (no straggler: one update per round) against "
-          "the label-pattern prediction"),
+          "the label-pattern prediction", source_status=OURS),
     Claim("case_study_improvement", PAPER,
           "Abstract (case study: explicit improvement over baselines); the paper's formula not retrievable, "
           "ours: latency E[max Geom] x ratio of the 1/T constants",
           "MIFA needs fewer rounds than FedAvg(S) by the predicted factor",
           "log10(measured rounds FedAvg(S)/rounds MIFA for equal error, from t*err over the last half / "
           "predicted improvement)",
-          Expect(-0.2, 0.2),
+          Expect(-0.2, 0.2, origin="a stated rule: the predicted improvement within a factor 10^0.2 = 1.6 (the "
+                 "prediction is an order-of-magnitude case study)" + REVIEWED.format(old="+-0.25")),
           lambda ctx: improvement_gap(_label(ctx), "label", _label(ctx)),
           lambda ctx: improvement_gap(_always(ctx), "always", _label(ctx)),
-          "every device always available (no latency, no staleness) against the label-pattern prediction"),
+          "every device always available (no latency, no staleness) against the label-pattern prediction",
+          source_status=OURS),
     Claim("nonconvex_gradient_rate", PAPER,
           "Abstract; Sec. 1 (non-convex smooth: minimax-optimal O(1/sqrt(T)) for the squared gradient norm). "
           "Per Xiang et al. (NeurIPS 2024, Sec. 2) the theorem assumes an absolute bound on the inactive period "
@@ -151,8 +162,9 @@ CLAIMS = [
           "with a constant step eta ~ 1/sqrt(T), MIFA's average squared gradient norm decays as T^(-1/2)",
           "slope of log (1/T) sum_t ||grad f(w_t)||^2 vs log T, T = 500..4000, eta = 5/sqrt(T) (log(1+x^2) "
           "device losses, label-correlated Bernoulli availability)",
-          Expect(-0.6, -0.4),
+          Expect(-0.6, -0.4, origin="a stated rule: the exponent -1/2 within 0.1" + REVIEWED.format(
+              old="-0.75 to -0.25")),
           lambda ctx: nonconvex_slope(_nonconvex(ctx), "mifa"),
           lambda ctx: nonconvex_slope(_nonconvex(ctx), "memoryless"),
-          "MIFA with its memory removed", paper_value="O(1/sqrt(T))"),
+          "MIFA with its memory removed", paper_value="O(1/sqrt(T))", source_status=NOT_READ),
 ]

@@ -19,7 +19,7 @@ def outcomes(quick_context):
 def test_claim_passes_and_its_control_fails(outcomes, name):
     out = outcomes[name]
     assert out.estimate is not None and out.passed, f"{name}: {out.values}"
-    assert out.control_passed is False, f"{name} control: {out.control_values}"
+    assert out.control_outcome == "fails", f"{name} control: {out.control_values}"
 
 
 def test_every_claim_has_a_control_and_a_source():

@@ -1,12 +1,17 @@
 """Every momentum claim at the quick preset over three seeds: the claim must pass and its negative control
-must fail. Results are cached per test session, so each simulation runs once."""
+must fail, with an interval wholly outside the band and every control value finite. The torch control must
+fail by a difference between two stable runs, never by a diverged one. Results are cached per test session, so
+each simulation runs once."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from paper_checks import Context, available, claims_of, evaluate
+from paper_checks.momentum import (QUICK_CONTROL_BETA, memory_of_run_beta, stable_acc_diff, torch_stability,
+                                   trained_stably)
 from paper_checks.report import markdown, text_table
+from sims.momentum import TORCH
 
 CLAIMS = claims_of("momentum")
 
@@ -20,7 +25,8 @@ def outcomes(quick_context):
 def test_claim_passes_and_its_control_fails(outcomes, name):
     out = outcomes[name]
     assert out.estimate is not None and out.passed, f"{name}: {out.values}"
-    assert out.control_passed is False, f"{name} control: {out.control_values}"
+    assert out.control_outcome == "fails", f"{name} control: {out.control_values}"
+    assert len(out.control_values) == 3 and np.all(np.isfinite(out.control_values)), name
 
 
 def test_every_claim_has_a_control_and_a_source():
@@ -47,3 +53,29 @@ def test_report_lists_every_claim(outcomes, tmp_path):
     table = text_table(list(outcomes.values()))
     for c in CLAIMS:
         assert f"momentum.{c.name}" in md and f"momentum.{c.name}" in table
+
+
+def test_torch_control_runs_are_stable_and_trained(quick_context):
+    """The torch control compares two runs that both train: no network diverges, every final training loss is
+    finite and below the loss at the start, every network ends at least twice chance on its training set; and
+    SGD, which is the same run as in the claim, ends where it does in the claim."""
+    assert QUICK_CONTROL_BETA == memory_of_run_beta(TORCH.presets["quick"].steps) > 0.998
+    runs = quick_context.results(TORCH, beta=QUICK_CONTROL_BETA)
+    claim_runs = quick_context.results(TORCH)
+    for run, claim_run in zip(runs, claim_runs):
+        st = torch_stability(run)
+        assert trained_stably(run), st
+        start = float(np.max(run.arrays["train_loss"][0]))
+        for name in ("sgd", "sgdm"):
+            assert st[f"diverged_{name}"] == 0, st
+            assert np.isfinite(st[f"max_train_loss_{name}"]) and st[f"max_train_loss_{name}"] < 0.6 * start, st
+            assert st[f"min_train_acc_{name}"] >= 2 * st["chance"], st
+        assert run.scalars["final_test_acc_sgd"] == claim_run.scalars["final_test_acc_sgd"]
+
+
+def test_a_diverged_run_gives_no_value(quick_context):
+    """SGD beyond its stability edge (eta = 2) diverges: such a run is no control, and gives NaN."""
+    ctx = Context(preset="quick", seeds=(0,), cache=quick_context.cache)
+    runs = ctx.results(TORCH, eff_lr=2.0)
+    assert runs[0].scalars["diverged_sgd"] > 0 and not trained_stably(runs[0])
+    assert np.isnan(stable_acc_diff(runs)[0])

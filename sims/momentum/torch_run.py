@@ -7,8 +7,8 @@ learning rate eta and an SGDM run in the standard form with lr = eta (1 - beta) 
 networks are one batched computation (weights stacked along a leading axis, batched matmuls), on CPU or GPU.
 
 At small eta the paper finds the two reach the same test accuracy (Sec. 5: ImageNet at small and medium batch,
-fine-tuning); at a large effective learning rate (beyond SGD's stability edge, where momentum's
-curvature effect matters) they differ.
+fine-tuning). Outside that regime they differ: the paper checks' control keeps eta and sets beta = 1 - 1/steps,
+so that momentum's memory is as long as the run (both optimisers still train stably there).
 """
 from __future__ import annotations
 
