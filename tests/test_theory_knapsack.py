@@ -208,3 +208,56 @@ def test_paper_numbers_are_recorded():
     assert K.PAPER["fthres_slope_measured"] == -1.152 and K.PAPER["fthres_slope_predicted"] == -1.283
     assert -(1 + K.PAPER["web_alpha"]) == pytest.approx(K.PAPER["fthres_slope_predicted"])
     assert len(K.PAPER["table1_ratio"]) == len(K.PAPER["table1_acc_pct"]) == 8
+
+
+@FAST
+@given(alphas, st.floats(1e-4, 1.0), st.floats(0.5, 5.5), Hs, ps)
+def test_direct_search_finds_the_closed_form_within_its_resolution(a, r, lm, H, p):
+    web = K.PowerLawLoss(1.0, a)
+    M = 10 ** lm
+    found = float(K.optimal_m1_search(M, r, p, H, web))
+    assert 0.0 <= found <= min(M, H)
+    # the resolution bounds where a search by values can end; over 4e5 random points the error stayed below half
+    assert abs(found - float(K.optimal_m1(M, r, p, H, web))) <= float(K.search_resolution(M, r, p, H, web))
+
+
+def test_direct_search_is_vectorised_exact_at_corners_and_finds_a_global_minimum():
+    web = K.PowerLawLoss(1.0, 0.283)
+    M, r = np.logspace(1, 5, 50)[:, None], np.logspace(-4, -0.05, 30)[None, :]
+    found = K.optimal_m1_search(M, r, 1e-3, 50.0, web)
+    closed = K.optimal_m1(M, r, 1e-3, 50.0, web)
+    assert found.shape == (50, 30)
+    assert np.all(np.abs(found - closed) <= K.search_resolution(M, r, 1e-3, 50.0, web))
+    # pure knowledge data: the linear law, an end of the interval found exactly
+    assert np.array_equal(K.optimal_m1_search(M[:, 0], 1.0, 1e-3, 50.0, web), np.minimum(M[:, 0], 50.0))
+    # a web loss with two basins (non-convex): the grid brackets the deeper one before the golden-section search
+    class TwoBasins:
+        def __call__(self, m):
+            m = np.asarray(m, float)
+            return -np.exp(-((m - 90.0) / 3.0) ** 2) - 0.5 * np.exp(-((m - 60.0) / 3.0) ** 2)
+
+        def slope(self, m):
+            raise NotImplementedError
+
+        capacity_at_slope = slope
+    m1 = float(K.optimal_m1_search(100.0, 0.5, 1e-6, 50.0, TwoBasins()))
+    assert m1 == pytest.approx(10.0, abs=0.1)  # web keeps 90 bits (the deeper basin), not 60
+    with pytest.raises(ValueError, match="mixing ratio"):
+        K.optimal_m1_search(10.0, 1.5, 1e-3, 5.0, web)
+    with pytest.raises(ValueError, match="H_tot"):
+        K.optimal_m1_search(10.0, 0.5, 1e-3, 0.0, web)
+
+
+@settings(max_examples=10, deadline=None)
+@given(alphas, st.floats(1e-3, 0.3), st.floats(1.0, 4.0), st.integers(2, 12))
+def test_group_allocation_without_the_greedy_rule_matches_the_greedy(a, r, lm, G):
+    web = K.PowerLawLoss(1.0, a)
+    freqs = np.arange(1, G + 1, dtype=float) ** -1.5
+    freqs /= freqs.sum()
+    H = np.full(G, 2.0)
+    M = 10 ** lm
+    bits = K.group_allocation_search(M, r, freqs, H, web)
+    greedy = K.group_allocation(M, r, freqs, H, web).bits
+    assert np.all(bits >= -1e-9) and np.all(bits <= H + 1e-9) and bits.sum() <= M + 1e-9
+    # the web's bits are placed by a value search: to its resolution, a few 1e-3 bits at most here
+    assert np.abs(bits - greedy).max() <= 1e-2

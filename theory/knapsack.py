@@ -14,12 +14,15 @@ For convex F2 the objective is convex and its solution is (our closed form, cons
 
     m1* = clip(M - M0(r p / (1 - r)), 0, H_tot),    M0(t) = sup{M : -F2'(M) > t},
 
-so nothing is learned below the critical size M0, everything above M0 + H_tot. For the power law
+so nothing is learned below the critical size M0, everything above M0 + H_tot (Thm 4.3), and, our addition, a
+linear ramp in between whose width in ln M is ln(1 + H_tot / M0). For the power law
 F2(M) = C + A M^(-alpha) (Sec. 4.4): M0(t) = (A alpha / t)^(1/(alpha+1)), giving the critical model size (Eq. 4)
 ``M_thres ~ (r p)^(-1/(alpha+1))``, the critical mixing ratio (Eq. 5) ``r/(1-r) = A alpha / (p M^(alpha+1))`` and
 the threshold frequency (Eq. 6) ``f_thres ~ A alpha M^(-(alpha+1))``. Also here: subsampling of the knowledge set
-(Sec. 6), heterogeneous-frequency groups solved as a greedy fractional knapsack (Sec. 5), numeric solvers that must
-agree with the closed forms, and a sympy derivation of the thresholds.
+(Sec. 6; the optimal kept fraction rho* is our closed form), heterogeneous-frequency groups solved as a greedy
+fractional knapsack (Sec. 5), numeric solvers that must agree with the closed forms (a direct search on the
+objective's values with its resolution, a bounded Brent search, SLSQP and a linear program for the groups), and a
+sympy derivation of the thresholds.
 
 Units: capacity in bits, losses in bits per token (any unit works if used consistently); frequencies are
 probabilities per training token (or sequence). No randomness, no I/O. Bad input raises ValueError naming the
@@ -37,15 +40,15 @@ from scipy import optimize
 __all__ = [
     "CallableLoss", "GroupAllocation", "LinearLoss", "PowerLawLoss", "as_web_loss",
     "check_convex_nonincreasing", "critical_model_size", "critical_ratio", "group_allocation",
-    "group_allocation_numeric", "group_threshold_frequency", "losses", "marginal_value_residual",
-    "memorized_fraction", "optimal_m1", "optimal_m1_numeric", "optimal_rho", "pure_knowledge_loss",
-    "subsampled_memorized", "subsampling_collapse_rho", "sympy_thresholds", "threshold_frequency",
-    "total_loss", "transition_width_log_m", "PAPER",
+    "group_allocation_numeric", "group_allocation_search", "group_threshold_frequency", "losses",
+    "marginal_value_residual", "memorized_fraction", "optimal_m1", "optimal_m1_numeric", "optimal_m1_search",
+    "optimal_rho", "pure_knowledge_loss", "search_resolution", "subsampled_memorized", "subsampling_collapse_rho",
+    "sympy_thresholds", "threshold_frequency", "total_loss", "transition_width_log_m", "PAPER",
 ]
 
 
 # ---------------------------------------------------------------------------------------------------------
-# the paper's published numbers (cited facts, from our notes on arXiv 2505.18091)
+# the paper's published numbers (cited from arXiv 2505.18091: Table 1, Sec. 5, Sec. 6)
 # ---------------------------------------------------------------------------------------------------------
 PAPER = {
     # Table 1: 70M model, SynBio-320k, 32B tokens; mean accuracy (%) over 3 seeds, by mixing ratio r
@@ -243,7 +246,12 @@ def critical_model_size(r, p: float, F2=None):
 
 
 def optimal_m1(M, r, p: float, H_tot: float, F2=None):
-    """Closed-form optimal knowledge bits m1* = clip(M - M0(r), 0, min(M, H_tot)) (Thm 4.3; notes 2.4)."""
+    """Closed-form optimal knowledge bits m1* = clip(M - M0(r), 0, min(M, H_tot)).
+
+    Our closed form, not stated in the paper: for convex F2 the knapsack objective is convex in m1 with slope
+    -r p + (1 - r)(-F2'(M - m1)), which changes sign where the web keeps M0(r) bits. It agrees with Thm 4.3 (nothing
+    stored for M <= M0, everything for M >= M0 + H_tot) and fills the gap the theorem leaves: between the two the
+    stored bits rise one for one with M, a linear ramp of slope 1/H_tot in the memorised fraction."""
     r, p, H = _check_common(r, p, H_tot)
     M = np.asarray(M, dtype=float)
     if np.any(M < 0):
@@ -254,7 +262,8 @@ def optimal_m1(M, r, p: float, H_tot: float, F2=None):
 
 
 def memorized_fraction(M, r, p: float, H_tot: float, F2=None):
-    """phi = m1* / H_tot: the fraction of the knowledge set stored (Fig. 1-2 y-axis in the model)."""
+    """phi = m1* / H_tot = clip((M - M0(r)) / H_tot, 0, 1): the fraction of the knowledge set stored (Fig. 1-2
+    y-axis in the model): 0 up to M0, 1 from M0 + H_tot, linear in between (our closed form, see `optimal_m1`)."""
     return optimal_m1(M, r, p, H_tot, F2) / float(H_tot)
 
 
@@ -279,6 +288,92 @@ def objective(m1, M: float, r: float, p: float, H_tot: float, F2=None, C1: float
     m1 = np.asarray(m1, dtype=float)
     web_part = 0.0 if r >= 1 else (1 - r) * web(M - m1)
     return r * (C1 + p * (H_tot - m1)) + web_part
+
+
+def optimal_m1_search(M, r, p, H_tot, F2=None, C1: float = 0.0, grid: int = 33, iters: int = 100) -> np.ndarray:
+    """The knapsack solved by direct search on the objective's values, elementwise over broadcast arrays of
+    (M, r, p, H_tot): the objective r (C1 + p (H - m1)) + (1 - r) F2(M - m1) at `grid` evenly spaced m1 in
+    [0, min(M, H_tot)] (both ends included), then golden-section search (`iters` steps) in the two grid cells
+    around the best grid point, then the better of that point and the grid's best (an exact tie goes to the
+    smaller m1: store nothing that does not lower the loss). Only F2's values are used: no derivative, no critical
+    size, no closed form, so it checks `optimal_m1`. The grid makes it find the global minimum of an objective
+    with several basins (a non-convex F2) up to the grid's cell; for a convex objective the grid only brackets.
+
+    Resolution (`search_resolution`): a search by values cannot order two points whose objective values differ by
+    less than the rounding of their evaluation, so it ends somewhere the objective is within ~8 eps |g| of its
+    minimum (eps = 2.2e-16), a distance y from the minimiser with c y + g'' y^2 / 2 = 8 eps |g| (c: |slope| at a
+    corner optimum, 0 inside; g'' the objective's curvature)."""
+    web = as_web_loss(F2)
+    M, r, p, H = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (M, r, p, H_tot)))
+    if np.any(~np.isfinite(r)) or np.any(r < 0) or np.any(r > 1):
+        raise ValueError("r (mixing ratio) must lie in [0, 1].")
+    for name, v in (("p", p), ("H_tot", H)):
+        if np.any(~np.isfinite(v)) or np.any(v <= 0):
+            raise ValueError(f"{name} must be positive and finite.")
+    if np.any(~np.isfinite(M)) or np.any(M < 0):
+        raise ValueError("M (capacity) must be non-negative and finite.")
+    if int(grid) < 2 or int(iters) < 1:
+        raise ValueError("grid must be at least 2 and iters at least 1.")
+    hi = np.minimum(M, H)
+
+    def g(m1):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            web_part = np.where(r >= 1, 0.0, (1 - r) * web(M - m1))
+        return r * (C1 + p * (H - m1)) + web_part
+
+    best_x = np.zeros_like(hi)
+    best_g = g(best_x)
+    for k in range(1, int(grid)):
+        x = hi * (k / (int(grid) - 1))
+        gx = g(x)
+        better = gx < best_g
+        best_x, best_g = np.where(better, x, best_x), np.where(better, gx, best_g)
+    step = hi / (int(grid) - 1)
+    a, b = np.maximum(best_x - step, 0.0), np.minimum(best_x + step, hi)
+    shrink = (math.sqrt(5.0) - 1.0) / 2.0
+    c, d = b - shrink * (b - a), a + shrink * (b - a)
+    gc, gd = g(c), g(d)
+    for _ in range(int(iters)):
+        left = gc <= gd  # the minimum lies in [a, d] (ties to the smaller m1)
+        a, b = np.where(left, a, c), np.where(left, d, b)
+        x_new = np.where(left, b - shrink * (b - a), a + shrink * (b - a))
+        g_new = g(x_new)
+        c, gc, d, gd = (np.where(left, x_new, d), np.where(left, g_new, gd),
+                        np.where(left, c, x_new), np.where(left, gc, g_new))
+    x_s, g_s = np.where(gc <= gd, c, d), np.minimum(gc, gd)
+    take = (g_s < best_g) | ((g_s == best_g) & (x_s < best_x))
+    out = np.where(take, x_s, best_x)
+    return out[()] if out.ndim == 0 else out
+
+
+def search_resolution(M, r, p, H_tot, F2=None, C1: float = 0.0) -> np.ndarray:
+    """How far from the true minimiser m1* (the closed form) `optimal_m1_search` may end, in bits: the y solving
+    c y + g'' y^2 / 2 = 8 eps G, i.e. y = 16 eps G / (c + sqrt(c^2 + 16 eps G g'')), where
+    G = r (|C1| + p H) + |(1 - r) F2(M - m1*)| bounds the objective's terms, g'' = (1 - r) F2''(M - m1*) its
+    curvature (a central difference of F2') and c = |r p + (1 - r) F2'(M - m1*)| its slope at a corner optimum (0
+    inside). Each evaluation rounds by a few eps G; two values closer than 8 eps G may be misordered. A bound on the
+    search's precision, used to set the tolerance of checks against it; at an interior optimum it is
+    sqrt(16 eps G / g''). Over 4e5 random power-law instances the search's error stayed below half of it."""
+    web = as_web_loss(F2)
+    M, r, p, H = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (M, r, p, H_tot)))
+    if np.ptp(p) == 0 and np.ptp(H) == 0:
+        m1 = np.asarray(optimal_m1(M, r, float(p.flat[0]), float(H.flat[0]), web), dtype=float)
+    else:
+        m1 = np.vectorize(lambda *a: float(optimal_m1(*a, web)), otypes=[float])(M, r, p, H)
+    m2 = M - m1
+    inside = (m1 > 0) & (m1 < np.minimum(M, H))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        web_on = r < 1
+        F = np.where(web_on, np.abs((1 - r) * web(np.where(web_on, m2, 1.0))), 0.0)
+        G = r * (abs(C1) + p * H) + F
+        h = 1e-4 * np.maximum(m2, 1e-12)
+        curv = (web.slope(m2 + h) - web.slope(np.maximum(m2 - h, 1e-300))) / (m2 + h - np.maximum(m2 - h, 1e-300))
+        g2 = np.where(web_on, (1 - r) * curv, 0.0)
+        slope = np.where(web_on, r * p + (1 - r) * web.slope(np.where(web_on, m2, 1.0)), r * p)
+        c = np.where(inside, 0.0, np.abs(slope))
+        eg = 16 * np.finfo(float).eps * G
+        out = eg / (c + np.sqrt(c ** 2 + eg * g2))
+    return out[()] if out.ndim == 0 else out
 
 
 def optimal_m1_numeric(M: float, r: float, p: float, H_tot: float, F2=None) -> float:
@@ -325,7 +420,10 @@ def threshold_frequency(M, p: float, F2=None):
 
 
 def transition_width_log_m(r, p: float, H_tot: float, F2=None):
-    """Width of the ramp 0 -> 1 in ln M: ln(1 + H_tot / M0(r)) (sharp when H_tot << M0)."""
+    """Width of the ramp 0 -> 1 in ln M: ln(1 + H_tot / M0(r)) (sharp when H_tot << M0).
+
+    Our closed form, not stated in the paper: the ramp of `optimal_m1` runs from M0 to M0 + H_tot. It makes the
+    paper's "sharp" transition quantitative: a width ~ H_tot / M0 that vanishes as the capacity outgrows the facts."""
     M0 = critical_model_size(r, p, F2)
     return np.log1p(H_tot / M0)
 
@@ -340,7 +438,8 @@ def pure_knowledge_loss(M, p: float, H_tot: float, C: float = 0.0):
 # ---------------------------------------------------------------------------------------------------------
 def subsampled_memorized(M, r: float, p: float, H_tot: float, rho, F2=None):
     """Fraction of the *original* K facts stored when only a fraction rho of them is kept (per-fact frequency
-    p/rho, entropy rho H_tot): clip(M - M0(r p / rho), 0, rho H_tot) / H_tot."""
+    p/rho, entropy rho H_tot): clip(M - M0(r p / rho), 0, rho H_tot) / H_tot (our closed form: `optimal_m1` with
+    the kept set's frequency and entropy; Sec. 6 motivates subsampling by the raised frequency)."""
     rho = np.asarray(rho, dtype=float)
     if np.any(rho <= 0) or np.any(rho > 1):
         raise ValueError(f"rho (kept fraction) must lie in (0, 1], got {rho!r}.")
@@ -356,7 +455,11 @@ def subsampled_memorized(M, r: float, p: float, H_tot: float, rho, F2=None):
 
 def optimal_rho(M: float, r: float, p: float, H_tot: float, F2=None) -> float:
     """The kept fraction rho* maximising the stored facts: rho H_tot = M - M0(r p / rho) (power law: solved by
-    bisection), or 1 when keeping everything fits."""
+    bisection), or 1 when keeping everything fits.
+
+    Our closed form, not stated in the paper (Sec. 6 reports subsampling's effect, not an optimum): with
+    `subsampled_memorized` the stored amount is min(rho H_tot, M - M0(r p / rho)), the first rising in rho and the
+    second falling, so the maximum is where they cross; for the power law M0(r p / rho) = M0(r) rho^(1/(alpha+1))."""
     web = as_web_loss(F2)
     # stored(rho) = min(rho H, M - M0(r p / rho)): the first branch rises, the second falls; they cross at rho*
     g = lambda rho: rho * H_tot - (M - float(critical_model_size(r, p / rho, web)))  # noqa: E731
@@ -435,6 +538,50 @@ def group_allocation_numeric(M: float, r: float, freqs: Sequence[float], H: Sequ
     res = optimize.minimize(f, x0, jac=grad, bounds=list(zip(np.zeros_like(H), H)), constraints=cons,
                             method="SLSQP", options={"ftol": 1e-15, "maxiter": 1000})
     return np.asarray(res.x)
+
+
+def group_allocation_search(M: float, r: float, freqs: Sequence[float], H: Sequence[float], F2=None) -> np.ndarray:
+    """The group knapsack solved without the greedy rule, for checking `group_allocation`: for b bits given to the
+    facts, the best fact value V(b) = max {sum p_g x_g : sum x_g <= b, 0 <= x_g <= H_g} is a linear program (solved
+    by HiGHS); the web keeps m2 = M - b bits, and m2 minimises the one-dimensional (1 - r) F2(m2) - r V(M - m2) by
+    bounded Brent search on its values (both ends also tried). Returns the bits per group. Its precision is the
+    scalar search's (see `search_resolution`): a value-based search places m2 to ~sqrt(16 eps |g| / g'')."""
+    web = as_web_loss(F2)
+    freqs = np.asarray(freqs, dtype=float)
+    H = np.asarray(H, dtype=float)
+    if freqs.shape != H.shape or freqs.ndim != 1 or freqs.size == 0:
+        raise ValueError("freqs and H must be 1-d arrays of the same, non-zero length.")
+    if np.any(freqs <= 0) or np.any(H <= 0):
+        raise ValueError("freqs and H must be positive.")
+    _check_common(r, 1.0, 1.0)
+    M = float(M)
+    if not math.isfinite(M) or M < 0:
+        raise ValueError("M (capacity) must be non-negative and finite.")
+    ones = np.ones((1, freqs.size))
+    bounds = list(zip(np.zeros_like(H), H))
+
+    def facts(b: float) -> tuple[float, np.ndarray]:
+        res = optimize.linprog(-freqs, A_ub=ones, b_ub=[max(b, 0.0)], bounds=bounds, method="highs")
+        if res.status != 0:
+            raise RuntimeError(f"the facts' linear program failed: {res.message}")
+        return -float(res.fun), np.asarray(res.x)
+
+    lo, hi = max(M - float(H.sum()), 0.0), M
+    if r >= 1:
+        return facts(M - lo)[1]
+
+    def h(m2: float) -> float:
+        with np.errstate(divide="ignore"):
+            return (1 - r) * float(web(m2)) - r * facts(M - m2)[0]
+
+    cands = [(h(hi), hi), (h(lo), lo)]
+    if hi > lo:
+        res = optimize.minimize_scalar(h, bounds=(lo, hi), method="bounded",
+                                       options={"xatol": 1e-12 * max(1.0, M), "maxiter": 500})
+        cands.append((float(res.fun), float(res.x)))
+    best = min(c[0] for c in cands)
+    m2 = max(c[1] for c in cands if c[0] <= best)  # exact ties: fewer bits to the facts
+    return facts(M - m2)[1]
 
 
 def group_threshold_frequency(M, r: float, freqs: Sequence[float], H: Sequence[float], F2=None,

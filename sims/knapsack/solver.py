@@ -1,12 +1,16 @@
 """The knapsack model solved over grids: phase diagrams, threshold power laws, subsampling and frequency groups.
 
-Everything here is computed from `theory.knapsack` (closed forms, checked against the numeric solver on a subset of
-the grid); no randomness, so every seed gives the same result. Paper: Gu, Lyu, Li, Zhang, arXiv 2505.18091,
+Everything here is computed from `theory.knapsack`: the closed forms, and beside them the same quantities from the
+numeric solvers alone (`solve_numeric`: a direct search on the knapsack objective's values, bisection of its solution
+for the thresholds, a linear program inside a bounded search for the frequency groups; arrays named `*_numeric`),
+which the consistency checks of `paper_checks.knapsack` hold against the closed forms. No randomness, so every seed
+gives the same result. Paper: Gu, Lyu, Li, Zhang, arXiv 2505.18091,
 Sec. 4 (Thm 4.3, Eqs. 4-6), Sec. 5 (threshold frequency), Sec. 6 (subsampling).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -97,6 +101,147 @@ def fit_slope(x, y) -> dict:
     return {"slope": f.slope, "low": f.slope_low, "high": f.slope_high, "r2": f.r2, "points": int(ok.sum())}
 
 
+# ---- the model solved numerically (no closed form): the measured side of the consistency checks ---------------
+# Bisection brackets for the numeric thresholds, in decades beyond the capacity grid: two below, three above.
+SEARCH_DECADES = (2.0, 3.0)
+BISECTIONS = 64
+# The level above which a numeric solution counts as storing something: a fraction of the capacity. Just below M0
+# the search may return noise up to delta^2 / (2 v) bits (v = M0 - M, delta its resolution at M0): a level of
+# 1e-7 M keeps that noise from passing for a threshold (it moves the threshold by <= 3e-7 of M0 on the study's grid).
+STORE_LEVEL = 1e-7
+GROUP_STRIDE = 3  # the frequency groups are solved numerically at every third capacity of their grid
+
+
+def _bisect(pred, lo: np.ndarray, hi: np.ndarray, iters: int = BISECTIONS) -> np.ndarray:
+    """Per element, where pred turns from False (at lo) to True (at hi), by bisection: the first True point to
+    `iters` halvings; lo where pred already holds at lo; NaN where it does not hold at hi."""
+    lo, hi = np.broadcast_arrays(np.asarray(lo, float), np.asarray(hi, float))
+    at_lo, at_hi = pred(lo), pred(hi)
+    a, b = lo.copy(), hi.copy()
+    for _ in range(iters):
+        mid = 0.5 * (a + b)
+        t = pred(mid)
+        a, b = np.where(t, a, mid), np.where(t, mid, b)
+    return np.where(at_lo, lo, np.where(at_hi, b, np.nan))
+
+
+def numeric_fraction(M, r, p, H_tot, web) -> np.ndarray:
+    """Memorised fraction m1/H_tot from the direct search on the knapsack objective (`K.optimal_m1_search`)."""
+    return np.asarray(K.optimal_m1_search(M, r, p, H_tot, web), float) / H_tot
+
+
+def _ln_m_bracket(cfg: PhaseConfig) -> tuple[float, float]:
+    lo, hi = cfg.log10_m
+    return (lo - SEARCH_DECADES[0]) * np.log(10), (hi + SEARCH_DECADES[1]) * np.log(10)
+
+
+def numeric_critical_size(cfg: PhaseConfig, r, web, full: bool = False, p: float | None = None) -> np.ndarray:
+    """Per r, the smallest capacity M at which the numerically optimal learner stores more than STORE_LEVEL M bits
+    (full: all but STORE_LEVEL M of the H_tot bits), by bisection in ln M of the direct search's solution (Thm 4.3:
+    M0(r), and M0(r) + H_tot for full); the lower end of the bracket where it already does there, NaN where it
+    never does inside the bracket."""
+    r = np.asarray(r, float)
+    p = cfg.p if p is None else p
+
+    def pred(lm):
+        M = np.exp(lm)
+        m1 = K.optimal_m1_search(M, r, p, cfg.H_tot, web)
+        return m1 >= cfg.H_tot - STORE_LEVEL * M if full else m1 > STORE_LEVEL * M
+
+    lo, hi = _ln_m_bracket(cfg)
+    return np.exp(_bisect(pred, np.full(r.shape, lo), np.full(r.shape, hi)))
+
+
+def numeric_critical_ratio(cfg: PhaseConfig, M, web, p=None) -> np.ndarray:
+    """Per capacity M (and per-fact frequency p, broadcast with M; cfg.p by default), the smallest mixing ratio at
+    which the numerically optimal learner stores more than STORE_LEVEL M bits, by bisection in ln(r/(1-r)) over
+    [-40, 40] of the direct search's solution (Eq. 5: r_thres(M))."""
+    M, p = np.broadcast_arrays(np.asarray(M, float), np.asarray(cfg.p if p is None else p, float))
+    pred = lambda z: (K.optimal_m1_search(M, 1.0 / (1.0 + np.exp(-z)), p, cfg.H_tot, web)  # noqa: E731
+                      > STORE_LEVEL * M)
+    z = _bisect(pred, np.full(M.shape, -40.0), np.full(M.shape, 40.0))
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def numeric_subsampling(cfg: PhaseConfig, web, boost: bool = True, iters: int = 60) -> tuple[float, float, float]:
+    """(rho, stored fraction at rho, stored fraction at rho = 1): the kept fraction that maximises the facts the
+    numerically optimal learner stores, of all H_tot bits, at (rho_M, rho_r). Keeping a fraction rho makes each
+    kept fact rho^-1 times as frequent and leaves rho H_tot bits (boost=False: the frequency stays p, the control).
+    The maximum is bracketed on the n_rho grid and refined by golden-section search; ties go to the larger rho,
+    and rho = 1 is kept unless subsampling stores more than STORE_LEVEL rho_M bits more (the search's noise)."""
+    def stored(rho):
+        rho = np.asarray(rho, float)
+        pr = cfg.p / rho if boost else np.full_like(rho, cfg.p)
+        return np.asarray(K.optimal_m1_search(cfg.rho_M, cfg.rho_r, pr, rho * cfg.H_tot, web), float) / cfg.H_tot
+
+    rho = np.linspace(1.0 / cfg.n_rho, 1.0, cfg.n_rho)
+    s = stored(rho)
+    k = int(len(rho) - 1 - np.argmax(s[::-1]))  # the largest rho among the grid's best
+    a, b = rho[max(k - 1, 0)], rho[min(k + 1, len(rho) - 1)]
+    shrink = (np.sqrt(5.0) - 1.0) / 2.0
+    c, d = b - shrink * (b - a), a + shrink * (b - a)
+    sc, sd = float(stored(c)), float(stored(d))
+    for _ in range(iters):
+        if sd >= sc:  # the maximum lies in [c, b] (ties to the larger rho)
+            a, c, sc = c, d, sd
+            d = a + shrink * (b - a)
+            sd = float(stored(d))
+        else:
+            b, d, sd = d, c, sc
+            c = b - shrink * (b - a)
+            sc = float(stored(c))
+    x, sx = (d, sd) if sd >= sc else (c, sc)
+    best, s_best = (x, sx) if (sx > s[k] or (sx == s[k] and x > rho[k])) else (float(rho[k]), float(s[k]))
+    if s_best - s[-1] <= STORE_LEVEL * cfg.rho_M / cfg.H_tot:  # no gain above the search's noise: keep everything
+        best, s_best = 1.0, float(s[-1])
+    return float(best), float(s_best), float(s[-1])
+
+
+def numeric_group_thresholds(cfg: PhaseConfig, M, web, target: float = 0.8) -> np.ndarray:
+    """Per capacity, the lowest corpus frequency r p_g among the groups stored to at least `target` when the
+    allocation is found without the greedy rule (`K.group_allocation_search`: a linear program for the facts
+    inside a bounded search over the web's bits); NaN where no group reaches it."""
+    freqs = group_frequencies(cfg)
+    H_g = np.full(cfg.groups, cfg.group_H)
+    out = []
+    for m in np.atleast_1d(np.asarray(M, float)):
+        learned = K.group_allocation_search(float(m), cfg.group_r, freqs, H_g, web) / H_g
+        ok = learned >= target - 1e-12
+        out.append(float(cfg.group_r * freqs[ok].min()) if ok.any() else float("nan"))
+    return np.asarray(out)
+
+
+@lru_cache(maxsize=8)
+def _solve_numeric(cfg: PhaseConfig, kind: str, full: bool) -> tuple[dict, dict]:
+    web = web_loss(cfg, kind)
+    M = np.logspace(*cfg.log10_m, cfg.n_m)
+    r = np.logspace(*cfg.log10_r, cfg.n_r)
+    arrays = {"phi_numeric": numeric_fraction(M[:, None], r[None, :], cfg.p, cfg.H_tot, web),
+              "M0_numeric": numeric_critical_size(cfg, r, web),
+              "r_thres_numeric": numeric_critical_ratio(cfg, M, web)}
+    scalars: dict = {}
+    if full:
+        arrays["M_full_numeric"] = numeric_critical_size(cfg, r, web, full=True)
+        ps = cfg.p * np.logspace(-cfg.p_decades / 2, cfg.p_decades / 2, 9)
+        arrays["r_thres_p_numeric"] = numeric_critical_ratio(cfg, 10 ** cfg.log10_m[1] / 3, web, ps)
+        arrays["f_thres_p_numeric"] = arrays["r_thres_p_numeric"] * ps
+        rho, best, at_one = numeric_subsampling(cfg, web)
+        scalars.update(rho_star_numeric=rho, stored_best_numeric=best, stored_all_numeric=at_one)
+        M_g = np.logspace(*cfg.log10_m, 61)[::GROUP_STRIDE]
+        arrays["M_groups_numeric"] = M_g
+        arrays["f_thres_groups_numeric"] = numeric_group_thresholds(cfg, M_g, web)
+    return arrays, scalars
+
+
+def solve_numeric(cfg: PhaseConfig, kind: str = "power", full: bool = True) -> tuple[dict, dict]:
+    """The study's quantities from the numeric solvers alone (no closed form): the memorised fraction over the
+    (M, r) grid, the critical size per r and ratio per M by bisection, and (full) the ramp's end per r, the
+    critical ratio over p at M = 10^log10_m[1] / 3, the best kept fraction, and the group thresholds. The model has
+    no randomness, so runs that differ only in their seed share one computation."""
+    arrays, scalars = _solve_numeric(replace(cfg, seed=0), kind, full)
+    return {k: v.copy() for k, v in arrays.items()}, dict(scalars)
+
+
 def solve_phase(cfg: PhaseConfig, kind: str = "power") -> tuple[dict, dict]:
     """All solver quantities for one web loss: arrays (grids, diagrams, curves) and scalars (fits, errors)."""
     web = web_loss(cfg, kind)
@@ -158,6 +303,11 @@ def solve_phase(cfg: PhaseConfig, kind: str = "power") -> tuple[dict, dict]:
 def run_phase(cfg: PhaseConfig) -> Result:
     arrays, scalars = solve_phase(cfg, "power")
     lin_arrays, lin_scalars = solve_phase(cfg, "linear")
+    num_arrays, num_scalars = solve_numeric(cfg, "power")
+    arrays.update(num_arrays)
+    scalars.update(num_scalars)
+    lin_num, _ = solve_numeric(cfg, "linear", full=False)
+    arrays.update({f"{k}_linear_web": v for k, v in lin_num.items()})
     arrays["phi_linear_web"] = lin_arrays["phi"]
     arrays["r_thres_linear_web"] = lin_arrays["r_thres"]
     scalars["linear_web"] = {k: v for k, v in lin_scalars.items() if k.startswith("slope")}
@@ -170,7 +320,10 @@ def summarize_phase(res: Result) -> str:
     s, c = res.scalars, res.config
     a = c["alpha"]
     lines = [f"Knapsack model, power-law web loss F2 = {c['A']} M^-{a}, p = {c['p']}, H_tot = {c['H_tot']} bits",
-             f"closed form vs numeric solver: max |phi difference| = {s['max_closed_vs_numeric']:.2e}",
+             f"closed form vs numeric solver: max |phi difference| = {s['max_closed_vs_numeric']:.2e}; direct "
+             f"search over the whole grid: {float(np.max(np.abs(res.arrays['phi_numeric'] - res.arrays['phi']))):.2e}"
+             f"; critical sizes by bisection within "
+             f"{float(np.max(np.abs(res.arrays['M0_numeric'] / res.arrays['M0'] - 1))):.1e} (relative)",
              f"critical size M0 vs r (r <= 0.01): slope {s['slope_M0_vs_r']['slope']:.4f} "
              f"(theory -1/(alpha+1) = {-1 / (a + 1):.4f})",
              f"critical ratio logit(r_thres) vs M: slope {s['slope_logit_rthres_vs_M']['slope']:.4f} "
