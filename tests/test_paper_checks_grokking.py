@@ -1,11 +1,18 @@
-"""Every grokking claim at the quick preset over three seeds: the claim must pass and its negative control
-must fail. Results are cached per test session, so each simulation runs once."""
+"""Every grokking claim at the quick preset over three seeds: the claim must pass and its negative control must
+fail (its whole interval outside the band, measured, never NaN). Results are cached per test session, so each
+simulation runs once."""
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
 from paper_checks import Context, available, claims_of, evaluate
+from paper_checks.claims import SOURCE_STATUSES
+from paper_checks.grokking import delay_slope, lambda_rescaled_ratio, misgrok_drop
 from paper_checks.report import markdown, text_table
+from sims.engine import Result
 
 CLAIMS = claims_of("grokking")
 
@@ -19,14 +26,18 @@ def outcomes(quick_context):
 def test_claim_passes_and_its_control_fails(outcomes, name):
     out = outcomes[name]
     assert out.estimate is not None and out.passed, f"{name}: {out.values}"
-    assert out.control_passed is False, f"{name} control: {out.control_values}"
+    assert all(math.isfinite(v) for v in out.control_values), f"{name} control: {out.control_values}"
+    assert out.control_outcome == "fails", f"{name} control: {out.control_values} ({out.control_placement})"
+    assert out.ok
 
 
-def test_every_claim_has_a_control_and_a_source():
+def test_every_claim_has_a_control_a_source_and_a_band_origin():
     names = {c.name for c in CLAIMS}
     assert len(names) == len(CLAIMS)
     for c in CLAIMS:
         assert c.control is not None and c.control_setting and c.source
+        assert c.source_status in SOURCE_STATUSES and c.expect.origin.strip()
+        assert "our notes" not in c.source + c.statement + c.measurement + c.expect.origin
 
 
 def test_report_lists_every_claim(outcomes, tmp_path):
@@ -41,3 +52,47 @@ def test_unknown_paper_is_a_clear_error():
     assert "grokking" in available()
     with pytest.raises(ValueError, match="unknown paper"):
         claims_of("nonexistent")
+
+
+# ---- the measurements on hand-made runs ----------------------------------------------------------------------
+def _sweep(init_norm, lam, t_grok, norm_start, norm_end) -> Result:
+    return Result("grokking.test", {}, {"init_norm": list(init_norm), "lam": list(lam), "t_grok": list(t_grok)},
+                  {"param_norm": np.array([norm_start, norm_end], dtype=float)})
+
+
+def test_delay_slope_below_late_scale_fits_only_the_small_inits():
+    """lambda*t = ln(init) above the late norm (3) and flat below it: the full slope is near 1 only above,
+    the small-init slope is exactly 0."""
+    norms = np.array([0.5, 1.0, 2.0, 8.0, 32.0])
+    lam_t = np.where(norms > 3.0, np.log(norms), 0.2)
+    run = _sweep(norms, [0.1] * 5, lam_t / 0.1, norms, [3.0] * 5)
+    assert delay_slope([run], "init_norm", "t_grok", below_late_scale=True)[0] == pytest.approx(0.0, abs=1e-12)
+    assert delay_slope([run], "init_norm", "t_grok")[0] > 0.3
+    no_wd = _sweep(norms, [0.0] * 5, lam_t, norms, [3.0] * 5)
+    assert math.isnan(delay_slope([no_wd], "init_norm", "t_grok")[0])
+    one_small = _sweep(norms, [0.1] * 5, lam_t / 0.1, norms, [0.75] * 5)   # only ||theta0|| = 0.5 qualifies
+    assert math.isnan(delay_slope([one_small], "init_norm", "t_grok", below_late_scale=True)[0])
+
+
+def test_lambda_rescaled_ratio_is_one_for_a_1_over_lambda_clock_and_half_for_a_fixed_time():
+    norms, lams = [1.0, 1.0], [0.01, 0.02]
+    clock = _sweep(norms, lams, [300.0, 150.0], norms, norms)
+    fixed = _sweep(norms, lams, [10.0, 10.0], norms, norms)
+    assert lambda_rescaled_ratio([clock], init_norm=1.0)[0] == pytest.approx(1.0)
+    assert lambda_rescaled_ratio([fixed], init_norm=1.0)[0] == pytest.approx(0.5)
+
+
+def test_misgrok_drop_reads_a_lambda_zero_run_at_the_weight_decay_runs_instant():
+    """The control without weight decay has no clock of its own: it is read at the clock run's T-_{1/2}, so a
+    drop between that instant and the horizon shows (it is not the horizon minus itself)."""
+    t = np.linspace(0.0, 100.0, 101)
+
+    def run(lam, acc):
+        return Result("grokking.test", {}, {"init_norm": [64.0], "lam": [lam], "norm_final": [1.0],
+                                            "t_fit": [0.0], "test_acc_final": [float(acc[-1])]},
+                      {"time": t, "test_acc": acc[:, None]})
+
+    clock = run(0.1, np.ones_like(t))                 # T-_{1/2} = 0.5 ln(64)/0.1 = 20.8
+    falling = run(0.0, np.where(t < 50.0, 1.0, 0.6))
+    assert misgrok_drop([falling], clock_runs=[clock])[0] == pytest.approx(0.4)
+    assert misgrok_drop([falling])[0] == pytest.approx(0.0)    # lambda = 0 alone: read at the horizon
