@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-_NOT_PAPERS = {"style", "__main__"}
+_NOT_PAPERS = {"style", "runner", "__main__"}
 
 
 def available() -> list[str]:
