@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 from typing import Sequence
 
-from sims.engine.results import _atomic_write
+from sims.engine.results import write_text
 
 from .claims import (CONSISTENCY, CONTROL_FAILS, CONTROL_PASSES, CONTROL_UNDECIDED, EMPIRICAL, INSIDE, NO_CONTROL,
                      OUTSIDE, STRADDLES, Context, Outcome, describe)
@@ -168,7 +168,7 @@ def markdown(outcomes: Sequence[Outcome], ctx: Context, figures: Sequence[tuple[
 
 
 def write_markdown(text: str, path: Path) -> None:
-    _atomic_write(Path(path), lambda fh: fh.write(text.encode()))
+    write_text(Path(path), text)
 
 
 __all__ = ["CONSISTENCY", "EMPIRICAL", "INSIDE", "markdown", "rows", "summary", "text_table", "write_markdown"]

@@ -64,10 +64,14 @@ def _atomic_write(path: Path, write) -> None:
         raise
 
 
+def write_text(path: Path, text: str) -> None:
+    """Write a text file atomically (UTF-8): a reader sees the old file or the whole new one, never a part."""
+    _atomic_write(Path(path), lambda fh: fh.write(text.encode()))
+
+
 def write_json(path: Path, obj: Any) -> None:
     """Write JSON atomically."""
-    text = json.dumps(_jsonable(obj), indent=2, sort_keys=True)
-    _atomic_write(Path(path), lambda fh: fh.write(text.encode()))
+    write_text(path, json.dumps(_jsonable(obj), indent=2, sort_keys=True))
 
 
 def save(result: Result, directory: Path) -> Path:
@@ -101,6 +105,12 @@ def _restore(value: Any) -> Any:
     if value == "-inf":
         return float("-inf")
     return value
+
+
+def number(value: Any) -> float:
+    """A stored scalar as a float: NaN where the result file holds null (`save` writes NaN as null: JSON has no
+    NaN)."""
+    return float("nan") if value is None else float(value)
 
 
 def load(directory: Path) -> Result:
