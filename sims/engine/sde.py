@@ -218,25 +218,73 @@ def _converted(fn, as_backend):
 # the integrator
 
 
-def integrate(drift: Callable, diffusion: Callable, x0, t0: float, t1: float, n_steps: int, *,
-              method: str = "euler", noise: str = "diagonal", dW=None, seed: int = 0,
-              diffusion_dx: Callable | None = None, record_every: int | None = None,
-              record_fn: Callable | None = None, check_every: int | None = None,
-              stream=("sde",)) -> SDESolution:
-    """Integrate the Ito SDE dX = drift(t, X) dt + diffusion(t, X) dW on [t0, t1] in n_steps equal steps.
+@dataclass
+class _Noise:
+    """What the first evaluation fixes: the drift and diffusion as the backend needs them, their values at t0,
+    the number m of Brownian motions, and for additive noise the constant noise matrix (None otherwise)."""
 
-    x0: [n_paths, d] numpy array or torch tensor; the backend (and device) follows x0.
-    drift(t, x) -> [n_paths, d] (anything broadcasting to it). diffusion(t, x) -> [n_paths, d]
-    (noise="diagonal"), [n_paths, d, m] (noise="general"), or a constant [d] / [d, m] called once
-    (noise="additive"). method: "euler" or "milstein" (diagonal or additive noise only), the latter
-    using diffusion_dx(t, x) = d s_i / d x_i when given and a derivative-free variant otherwise.
-    dW: optional increments [n_steps, n_paths, m]; else drawn from (seed, stream).
-    record_every=k records x (or record_fn(x), e.g. a per-path statistic) at steps 0, k, 2k, ... and
-    at n_steps; record_fn alone records at t0 and t1; the records come back as numpy copies.
-    check_every=k checks finiteness every k steps (default: at record points and at the end) and
-    raises DivergenceError naming the step.
-    """
-    # ---- arguments
+    drift: Callable
+    diffusion: Callable
+    diffusion_dx: Callable | None
+    b: Any
+    s: Any
+    m: int
+    const_noise: Any = None
+    additive_general: bool = False
+
+    @property
+    def zero(self) -> bool:
+        """An identically zero additive noise: a pure flow, no increments drawn."""
+        return self.const_noise is not None and not bool((self.const_noise != 0).any())
+
+
+class _Schedule:
+    """When the loop records the state (every `record_every` steps and at the end) and checks it is finite
+    (every `check_every` steps, at record points and at the end); `due` is the next step where either happens."""
+
+    HINT = "Reduce the step size (increase n_steps) or check the drift and diffusion."
+
+    def __init__(self, t0, t1, n_steps, record_every, check_every, record_fn, to_numpy):
+        self.t0, self.t1, self.n_steps = t0, t1, n_steps
+        self.dt = (t1 - t0) / n_steps
+        self.record_every, self.check_every = record_every, check_every
+        self.record_fn, self.to_numpy = record_fn, to_numpy
+        self.times: list[float] = []
+        self.records: list = []
+        self.next_rec = record_every if record_every is not None else n_steps
+        self.next_chk = check_every if check_every is not None else n_steps
+        self.due = min(self.next_rec, self.next_chk, n_steps)
+
+    def start(self, x) -> None:
+        if self.record_every is not None:
+            self._record(self.t0, x)
+            check_finite("the SDE state", x, step=0, hint=self.HINT)
+
+    def _record(self, t, x) -> None:
+        self.times.append(t)
+        self.records.append(self.to_numpy(self.record_fn(x) if self.record_fn is not None else x))
+
+    def reached(self, n: int, x) -> None:
+        """Step n == self.due: check, record when it is a record point, and move `due` on."""
+        n_steps = self.n_steps
+        check_finite("the SDE state", x, step=n, hint=self.HINT)
+        if self.record_every is not None and (n == self.next_rec or n == n_steps):
+            self._record(self.t1 if n == n_steps else self.t0 + n * self.dt, x)
+            self.next_rec += self.record_every
+        if n == self.next_chk:
+            self.next_chk += self.check_every if self.check_every is not None else n_steps
+        self.due = min(self.next_rec, self.next_chk, n_steps)
+        if self.due <= n:  # only possible once n == n_steps
+            self.due = n_steps + 1
+
+    def solution(self, x) -> SDESolution:
+        if self.record_every is None:
+            return SDESolution(t=np.array([self.t1]), x=x, records=None)
+        return SDESolution(t=np.array(self.times), x=x, records=np.stack(self.records))
+
+
+def _arguments(method, noise, t0, t1, n_steps, record_every, check_every, record_fn):
+    """Validate the scalar arguments; returns (t0, t1, n_steps, record_every) as the loop uses them."""
     if method not in METHODS:
         raise ConfigError(f"method must be one of {', '.join(METHODS)}; got {method!r}.")
     if noise not in NOISES:
@@ -261,114 +309,104 @@ def integrate(drift: Callable, diffusion: Callable, x0, t0: float, t1: float, n_
         _check_int("check_every", check_every)
     if record_fn is not None and record_every is None:
         record_every = n_steps
-    n_steps = int(n_steps)
-    stream = tuple(stream)
+    return t0, t1, int(n_steps), record_every
 
-    # ---- state and backend
-    torch_backend = _is_torch(x0)
-    if torch_backend:
+
+def _backend(x0):
+    """The state as a float copy of x0, the in-place kernels of its backend, and a converter to that backend."""
+    if _is_torch(x0):
         import torch
 
         x = x0.detach().clone()
         if not x.is_floating_point():
             x = x.to(torch.float64)
-        ops = _TorchOps(x)
 
         def as_backend(v):
             return torch.as_tensor(v, dtype=x.dtype, device=x.device)
+
+        ops = _TorchOps(x)
     else:
         x = np.array(x0, copy=True)
         if x.dtype.kind != "f":
             x = x.astype(np.float64)
-        ops = _NumpyOps(x)
 
         def as_backend(v):
             if _is_torch(v):
                 v = v.detach().cpu().numpy()
             return np.asarray(v, dtype=x.dtype)
+
+        ops = _NumpyOps(x)
     if x.ndim != 2:
         raise ConfigError(f"x0 must have shape [n_paths, d]; got shape {_shape(x0)}.")
-    n_paths, d = x.shape
-    dt = (t1 - t0) / n_steps
-    sqdt = math.sqrt(dt)
+    return x, ops, as_backend
 
-    # ---- first evaluation (also fixes the noise dimension m and validates shapes)
+
+def _first_evaluation(drift, diffusion, diffusion_dx, noise, t0, x, as_backend) -> _Noise:
+    """Evaluate drift and diffusion at (t0, x0): check their shapes, fix m, and wrap numpy-returning functions
+    of a torch run so that every later call returns the backend's type."""
+    n_paths, d = x.shape
+    torch_backend = _is_torch(x)
     b = drift(t0, x)
     if torch_backend and not _is_torch(b):  # numbers or numpy from a torch run: convert each call
         drift = _converted(drift, as_backend)
         b = as_backend(b)
     if not _broadcasts_to(_shape(b), (n_paths, d)):
         raise ConfigError(f"drift must return shape [n_paths, d] = [{n_paths}, {d}]; got {_shape(b)}.")
-    const_noise = None
-    s = None
     if noise == "additive":
         s_const = as_backend(diffusion(t0, x))
         if s_const.ndim <= 1 and _broadcasts_to(_shape(s_const), (d,)):
-            additive_general = False
-            m = d
-        elif s_const.ndim == 2 and s_const.shape[0] == d:
-            additive_general = True
-            m = s_const.shape[1]
-        else:
-            raise ConfigError(f"diffusion must return shape [d] or [d, m] with d = {d} for additive noise; "
-                              f"got {_shape(s_const)}.")
-        const_noise = s_const.T if additive_general else s_const
-    else:
-        s = diffusion(t0, x)
-        if torch_backend and not _is_torch(s):
-            diffusion = _converted(diffusion, as_backend)
-            s = as_backend(s)
-        if diffusion_dx is not None and torch_backend:
-            diffusion_dx = _converted(diffusion_dx, as_backend)
-        if noise == "diagonal":
-            m = d
-            if not _broadcasts_to(_shape(s), (n_paths, d)):
-                raise ConfigError(f"diffusion must return shape [n_paths, d] = [{n_paths}, {d}] for diagonal "
-                                  f"noise; got {_shape(s)}.")
-        else:
-            sh = _shape(s)
-            if len(sh) != 3 or not _broadcasts_to(sh, (n_paths, d, sh[-1])):
-                raise ConfigError(f"diffusion must return shape [n_paths, d, m] = [{n_paths}, {d}, m] for general "
-                                  f"noise; got {sh}.")
-            m = sh[-1]
-    milstein = method == "milstein" and noise == "diagonal"
+            return _Noise(drift, diffusion, diffusion_dx, b, None, d, s_const, False)
+        if s_const.ndim == 2 and s_const.shape[0] == d:
+            return _Noise(drift, diffusion, diffusion_dx, b, None, s_const.shape[1], s_const.T, True)
+        raise ConfigError(f"diffusion must return shape [d] or [d, m] with d = {d} for additive noise; "
+                          f"got {_shape(s_const)}.")
+    s = diffusion(t0, x)
+    if torch_backend and not _is_torch(s):
+        diffusion = _converted(diffusion, as_backend)
+        s = as_backend(s)
+    if diffusion_dx is not None and torch_backend:
+        diffusion_dx = _converted(diffusion_dx, as_backend)
+    if noise == "diagonal":
+        if not _broadcasts_to(_shape(s), (n_paths, d)):
+            raise ConfigError(f"diffusion must return shape [n_paths, d] = [{n_paths}, {d}] for diagonal "
+                              f"noise; got {_shape(s)}.")
+        return _Noise(drift, diffusion, diffusion_dx, b, s, d)
+    sh = _shape(s)
+    if len(sh) != 3 or not _broadcasts_to(sh, (n_paths, d, sh[-1])):
+        raise ConfigError(f"diffusion must return shape [n_paths, d, m] = [{n_paths}, {d}, m] for general "
+                          f"noise; got {sh}.")
+    return _Noise(drift, diffusion, diffusion_dx, b, s, sh[-1])
 
-    # ---- Brownian increments (none are drawn for an identically zero additive noise: a pure flow)
-    zero_noise = const_noise is not None and not bool((const_noise != 0).any())
-    if dW is None and zero_noise:
-        k = _steps_per_block(n_steps, n_paths, m)
-        blocks = (range(min(k, n_steps - i)) for i in range(0, n_steps, k))
-    elif dW is None:
-        blocks = _increment_blocks(n_steps, n_paths, m, dt, seed, stream, x if torch_backend else None)
-    else:
-        if _shape(dW) != (n_steps, n_paths, m):
-            raise ConfigError(f"dW must have shape [n_steps, n_paths, m] = [{n_steps}, {n_paths}, {m}]; "
-                              f"got {_shape(dW)}.")
-        dW = as_backend(dW)
-        k = _steps_per_block(n_steps, n_paths, m)
-        blocks = (dW[i:i + k] for i in range(0, n_steps, k))
 
-    # ---- recording and checking schedule
-    rec_t: list[float] = []
-    recs: list = []
+def _blocks(dW, noise: _Noise, n_steps, n_paths, dt, seed, stream, x, as_backend):
+    """The Brownian increments in blocks of steps: drawn from (seed, stream), or cut from a given dW; for an
+    identically zero additive noise, placeholders (nothing is drawn)."""
+    m = noise.m
+    k = _steps_per_block(n_steps, n_paths, m)
+    if dW is None and noise.zero:
+        return (range(min(k, n_steps - i)) for i in range(0, n_steps, k))
+    if dW is None:
+        return _increment_blocks(n_steps, n_paths, m, dt, seed, stream, x if _is_torch(x) else None)
+    if _shape(dW) != (n_steps, n_paths, m):
+        raise ConfigError(f"dW must have shape [n_steps, n_paths, m] = [{n_steps}, {n_paths}, {m}]; "
+                          f"got {_shape(dW)}.")
+    dW = as_backend(dW)
+    return (dW[i:i + k] for i in range(0, n_steps, k))
 
-    def record(t):
-        rec_t.append(t)
-        recs.append(ops.to_numpy(record_fn(x) if record_fn is not None else x))
 
-    hint = "Reduce the step size (increase n_steps) or check the drift and diffusion."
-    if record_every is not None:
-        record(t0)
-        check_finite("the SDE state", x, step=0, hint=hint)
-    next_rec = record_every if record_every is not None else n_steps
-    next_chk = check_every if check_every is not None else n_steps
-    nxt = min(next_rec, next_chk, n_steps)
-
-    # ---- the loop
-    # overflow shows up as inf/NaN, which check_finite turns into a DivergenceError naming the step
+def _step_loop(x, ops, noise: _Noise, blocks, schedule: _Schedule, noise_kind: str, milstein: bool) -> None:
+    """Advance x in place through every block of increments (the hot loop: one drift and one diffusion call per
+    step, kernels bound to locals)."""
+    t0, dt, n_steps = schedule.t0, schedule.dt, schedule.n_steps
+    sqdt = math.sqrt(dt)
+    drift, diffusion, diffusion_dx = noise.drift, noise.diffusion, noise.diffusion_dx
+    b, s = noise.b, noise.s
+    const_noise, zero_noise, additive_general = noise.const_noise, noise.zero, noise.additive_general
+    add_scaled, add_prod, matvec = ops.add_scaled, ops.add_prod, ops.matvec
+    nxt = schedule.due
+    n = 0
+    # overflow shows up as inf/NaN, which the schedule's check turns into a DivergenceError naming the step
     with np.errstate(over="ignore", invalid="ignore"):
-        n = 0
-        add_scaled, add_prod, matvec = ops.add_scaled, ops.add_prod, ops.matvec
         for block in blocks:
             if const_noise is not None and not zero_noise:
                 # additive: the noise term of the whole block in one operation
@@ -391,7 +429,7 @@ def integrate(drift: Callable, diffusion: Callable, x0, t0: float, t1: float, n_
                 if const_noise is not None:
                     if not zero_noise:
                         x += w
-                elif noise == "diagonal":
+                elif noise_kind == "diagonal":
                     add_prod(x, s, w)
                 else:
                     x += matvec(s, w)
@@ -399,17 +437,34 @@ def integrate(drift: Callable, diffusion: Callable, x0, t0: float, t1: float, n_
                     x += corr
                 n += 1
                 if n == nxt:
-                    t_now = t1 if n == n_steps else t0 + n * dt
-                    check_finite("the SDE state", x, step=n, hint=hint)
-                    if record_every is not None and (n == next_rec or n == n_steps):
-                        record(t_now)
-                        next_rec += record_every
-                    if n == next_chk:
-                        next_chk += check_every if check_every is not None else n_steps
-                    nxt = min(next_rec, next_chk, n_steps)
-                    if nxt <= n:  # only possible once n == n_steps
-                        nxt = n_steps + 1
+                    schedule.reached(n, x)
+                    nxt = schedule.due
 
-    if record_every is None:
-        return SDESolution(t=np.array([t1]), x=x, records=None)
-    return SDESolution(t=np.array(rec_t), x=x, records=np.stack(recs))
+
+def integrate(drift: Callable, diffusion: Callable, x0, t0: float, t1: float, n_steps: int, *,
+              method: str = "euler", noise: str = "diagonal", dW=None, seed: int = 0,
+              diffusion_dx: Callable | None = None, record_every: int | None = None,
+              record_fn: Callable | None = None, check_every: int | None = None,
+              stream=("sde",)) -> SDESolution:
+    """Integrate the Ito SDE dX = drift(t, X) dt + diffusion(t, X) dW on [t0, t1] in n_steps equal steps.
+
+    x0: [n_paths, d] numpy array or torch tensor; the backend (and device) follows x0.
+    drift(t, x) -> [n_paths, d] (anything broadcasting to it). diffusion(t, x) -> [n_paths, d]
+    (noise="diagonal"), [n_paths, d, m] (noise="general"), or a constant [d] / [d, m] called once
+    (noise="additive"). method: "euler" or "milstein" (diagonal or additive noise only), the latter
+    using diffusion_dx(t, x) = d s_i / d x_i when given and a derivative-free variant otherwise.
+    dW: optional increments [n_steps, n_paths, m]; else drawn from (seed, stream).
+    record_every=k records x (or record_fn(x), e.g. a per-path statistic) at steps 0, k, 2k, ... and
+    at n_steps; record_fn alone records at t0 and t1; the records come back as numpy copies.
+    check_every=k checks finiteness every k steps (default: at record points and at the end) and
+    raises DivergenceError naming the step.
+    """
+    t0, t1, n_steps, record_every = _arguments(method, noise, t0, t1, n_steps, record_every, check_every,
+                                               record_fn)
+    x, ops, as_backend = _backend(x0)
+    parts = _first_evaluation(drift, diffusion, diffusion_dx, noise, t0, x, as_backend)
+    schedule = _Schedule(t0, t1, n_steps, record_every, check_every, record_fn, ops.to_numpy)
+    blocks = _blocks(dW, parts, n_steps, x.shape[0], schedule.dt, seed, tuple(stream), x, as_backend)
+    schedule.start(x)
+    _step_loop(x, ops, parts, blocks, schedule, noise, milstein=method == "milstein" and noise == "diagonal")
+    return schedule.solution(x)
