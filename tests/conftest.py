@@ -1,7 +1,8 @@
-"""Test setup: one torch thread per process, no progress bars, a per-session result cache."""
+"""Test setup: one torch thread per process, no progress bars, a per-session result cache, hypothesis profiles."""
 import os
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("THEORYLAB_PROGRESS", "0")
 
@@ -11,6 +12,22 @@ try:
     torch.set_num_threads(1)
 except ImportError:  # pragma: no cover - torch is a dependency, but theory tests do not need it
     pass
+
+# Hypothesis profiles (hypothesis >= 6.80 per pyproject). Property tests are random locally and reproducible in CI:
+# - "default": hypothesis's own default (a fresh random seed each run; failures are saved in .hypothesis/ and
+#   replayed first next time) with no deadline: a shared 2-core machine makes per-example timings meaningless.
+# - "ci": derandomized (the draws are a fixed function of each test, so two CI runs draw the same examples),
+#   no example database, no deadline, the reproduce blob printed on failure, and no too_slow health check.
+# - "fresh": random like "default" but with no database, so a run neither replays nor records old failures; for
+#   repeated independent runs: `pytest --hypothesis-profile=fresh --hypothesis-seed=N`.
+# Recent hypothesis (6.155 here) already loads a built-in "ci" profile with these values when CI is set; older
+# versions in the supported range do not, so the profile is registered and chosen here explicitly, with the same
+# rule (CI present in the environment; .ci/run runs under CI=true). `--hypothesis-profile` still overrides it.
+settings.register_profile("default", settings.get_profile("default"), deadline=None)
+settings.register_profile("ci", settings.get_profile("default"), derandomize=True, database=None, deadline=None,
+                          print_blob=True, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("fresh", settings.get_profile("default"), database=None)
+settings.load_profile("ci" if "CI" in os.environ else "default")
 
 
 @pytest.fixture(scope="session")
