@@ -205,3 +205,14 @@ def test_two_gloo_processes_reproduce_the_one_process_simulation():
     assert np.array_equal(steps, ref.steps)
     assert np.allclose(sharp, ref.sharpness, rtol=0, atol=1e-12)
     assert sharp[-1].mean() < sharp[0].mean()  # the run made progress
+
+
+def test_distributed_entry_point_outside_torchrun_is_one_clear_error(monkeypatch, capsys):
+    """Started without torchrun (no RANK, WORLD_SIZE, ...), the command says how to start it and exits 2."""
+    from sims.local_sgd.distributed import main
+
+    for var in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(var, raising=False)
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert "torchrun --nproc-per-node K -m sims.local_sgd.distributed" in err and "Traceback" not in err

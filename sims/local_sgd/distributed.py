@@ -11,6 +11,7 @@ Launch in-process with `run_distributed(...)` (spawns K processes), or with torc
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import sys
 import tempfile
@@ -120,6 +121,11 @@ def main(argv=None) -> int:
                   steps=a.steps, n_paths=a.paths, seed=a.seed, lam_threshold=(a.lam0 + 2.0) / 2).validate()
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    missing = [v for v in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if v not in os.environ]
+    if missing:
+        print(f"error: this command runs one worker per process under torchrun ({', '.join(missing)} not set); "
+              "start it as: torchrun --nproc-per-node K -m sims.local_sgd.distributed", file=sys.stderr)
         return 2
     dist.init_process_group("gloo")
     try:
