@@ -12,7 +12,7 @@ import pkgutil
 from .claims import (CONSISTENCY, EMPIRICAL, NOT_READ, OURS, READ, SECONDARY, Claim, Context, Expect, Outcome,
                      evaluate)
 
-_NOT_PAPERS = {"claims", "report", "__main__"}
+_NOT_PAPERS = {"claims", "read", "report", "__main__"}
 
 
 def available() -> list[str]:

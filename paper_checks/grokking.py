@@ -258,111 +258,140 @@ SMALL_INIT = ("small init at or below the late solution's norm (no kernel phase,
               "reading of the theorems, module docstring)")
 
 CLAIMS = [
-    Claim("delay_log_linear", PAPER, "Thms 3.4-3.5, Cor. 3.6-3.7; Fig. 1a",
-          "the switch from the kernel to the max-L1-margin classifier happens at t = (ln alpha + O(1))/lambda, "
-          "so lambda*t_grok grows like ln alpha with slope 1",
-          "slope of lambda*t_grok vs ln ||theta0|| (diagonal nets, sparse labels)",
-          Expect(0.9, 1.1, origin="a stated rule: within 10% of the theorems' slope 1, fixed when the check was "
-                 "written (the theorems give the slope only as alpha -> infinity, with no finite-alpha tolerance)"),
-          lambda ctx: slope_of_delay(_sparse(ctx)),
-          lambda ctx: slope_of_delay(_sparse_small_init(ctx), below_late_scale=True),
-          f"{SMALL_INIT}: the same slope over ||theta0|| in {{0.25, 0.5, 1, 2}} (quick), 0.3 of the horizon",
-          source_status=READ),
-    Claim("delay_inverse_lambda", PAPER, "Thms 3.4-3.5 (time scale 1/lambda)",
-          "the transition time scales as 1/lambda at fixed alpha",
-          "ratio lambda1*t_grok(lambda1) / lambda2*t_grok(lambda2) at the middle init norm (lambda2 = 2 lambda1)",
-          Expect(0.9, 1.1, origin="a stated rule: within 10% of the theorems' ratio 1, fixed when the check was "
-                 "written (lambda enters ||theta_final||, so the theorems' O(1) offsets differ a little between "
-                 "the two lambdas)"),
-          lambda ctx: lambda_rescaled_ratio(_sparse(ctx)),
-          lambda ctx: lambda_rescaled_ratio(_sparse_small_init(ctx), init_norm=1.0),
-          f"{SMALL_INIT}: the same ratio at ||theta0|| = 1 on its own runs (a time set by the fit gives "
-          "lambda1/lambda2 = 0.5)", source_status=READ),
-    Claim("early_kernel_predictor", PAPER, "Thm 3.4, Cor. 3.6",
-          "at T-_c the classifier is the kernel (max-L2-margin) classifier",
-          f"cos(w, w_L2) at T-_{{1/2}}(alpha_eff), largest init norm {ALPHA_EFF}",
-          Expect(0.95, 1.0, origin="a stated rule: cosine at least 0.95, fixed when the check was written (the "
-                 "theorem's limit as alpha -> infinity is cosine 1; the upper end is the largest cosine)"),
-          lambda ctx: early_cosine_l2(_sparse(ctx)),
-          lambda ctx: early_cosine_l2(_sparse_small_init(ctx), init_norm=4.0),
-          "small init ||theta0|| = 4 (about the late norm: the window time clamps to the fit)", source_status=READ),
-    Claim("early_kernel_accuracy", PAPER, "Thm 3.4, Cor. 3.6; Fig. 1a (test acc plateau)",
-          "early test accuracy is that of the max-L2-margin classifier (poor on sparse labels)",
-          f"test acc at T-_{{1/2}}(alpha_eff) minus the max-L2-margin test acc {ALPHA_EFF}",
-          Expect(-0.03, 0.03, origin="a stated rule: within 3 accuracy points of the max-L2-margin classifier's "
-                 "test accuracy (the theorem's limit), fixed when the check was written"),
-          lambda ctx: early_accuracy_gap(_sparse(ctx)),
-          lambda ctx: early_accuracy_gap(_sparse_small_init(ctx), init_norm=4.0),
-          "small init ||theta0|| = 4 (about the late norm: the window time clamps to the fit)", source_status=READ),
-    Claim("late_max_l1_margin", PAPER, "Thm 3.5, Cor. 3.7",
-          "by T+_c the direction is a KKT point of the net's max-margin problem, whose global optimum is the "
-          "max-L1-margin classifier (the paper proves KKT, not global optimality)",
-          f"cos(w, w_L1) at T+_1(alpha_eff), largest init norm {ALPHA_EFF}",
-          Expect(0.98, 1.0, origin="a stated rule: cosine at least 0.98, fixed when the check was written (the "
-                 "upper end is the largest cosine)"),
-          lambda ctx: late_cosine_l1(_sparse(ctx)), lambda ctx: late_cosine_l1(_sparse_no_wd(ctx)),
-          "lambda = 0, read at the horizon (no weight decay to end the kernel phase)", source_status=READ),
-    Claim("sharp_transition", PAPER, "Thms 3.4-3.5 (window [(1-c), (1+c)] ln(alpha)/lambda for every c)",
-          "the transition is sharp: its width relative to its time shrinks as alpha grows",
-          "relative width (t95-t70)/t95 at the largest over the smallest init norm",
-          Expect(0.0, 0.6, origin="a stated rule: the relative width shrinks by at least 40% over the sweep, fixed "
-                 "when the check was written (the theorems say only that it tends to 0 as alpha -> infinity)"),
-          lambda ctx: sharpening(_sparse(ctx)),
-          lambda ctx: sharpening(_sparse_small_init(ctx), high=4.0, low=1.0),
-          "init norms 4 over 1 (no kernel regime)", source_status=READ),
-    Claim("memorize_then_generalize", PAPER, "Sec. 3.2.3; Fig. 1a",
-          "train accuracy reaches 100% early while test accuracy stays low for a time of order ln(alpha)/lambda",
-          "lambda*(t70 - t_fit) at the second-smallest init norm",
-          Expect(1.0, np.inf, origin="a stated rule: a plateau of at least 1/lambda, fixed when the check was "
-                 "written (the theory gives its order, ln(alpha)/lambda, not a constant)"),
-          lambda ctx: plateau_length(_sparse(ctx)),
-          lambda ctx: plateau_length(_sparse_small_init(ctx), init_norm=4.0), "small init ||theta0|| = 4",
-          source_status=READ),
-    Claim("misgrokking", PAPER, "Sec. 3.2.3 (misgrokking); Fig. 1b",
-          "on the slab data the kernel-regime classifier generalises (test acc ~100%) and later, when weight decay "
-          "hands over to the max-L1-margin bias, test accuracy drops",
-          f"test acc at T-_{{1/2}}(alpha_eff) minus test acc at lambda*t = 10, largest init norm {ALPHA_EFF}",
-          Expect(0.1, 1.0, origin="a stated rule: a drop of at least 10 accuracy points, fixed when the check was "
-                 "written (the upper end is the largest possible drop)"),
-          lambda ctx: misgrok_drop(ctx.results(MISGROK)),
-          lambda ctx: misgrok_drop(*_misgrok_pair(ctx)),
-          "lambda = 0, its own test acc read at the weight-decay run's T-_{1/2} and at the same horizon",
-          source_status=READ),
-    Claim("misgrokking_to_l1", PAPER, "Thm 3.5, Cor. 3.7; Fig. 1b",
-          "the late classifier is the max-L1-margin one, so test accuracy falls to that classifier's",
-          "test acc at lambda*t = 10 minus the max-L1-margin test acc, largest init norm",
-          Expect(-0.1, 0.1, origin="a stated rule: within 10 accuracy points of the max-L1-margin classifier's "
-                 "test accuracy, fixed when the check was written"),
-          lambda ctx: late_gap_to_l1(ctx.results(MISGROK)),
-          lambda ctx: late_gap_to_l1(ctx.results(MISGROK, lams=(0.0,))), "lambda = 0 (at the same horizon)",
-          source_status=READ),
-    Claim("matrix_kernel_phase", PAPER, "Cor. 3.11; Fig. 3",
-          "early in training the completion copies the observed entries, symmetrised, and is 0 elsewhere",
-          "test MSE at T-_{1/2}(alpha) over the zero-fill predictor's test MSE, largest alpha",
-          Expect(0.98, 1.02, origin="a stated rule: within 2% of the zero-fill predictor (the corollary's limit), "
-                 "fixed when the check was written"),
-          lambda ctx: matrix_kernel_ratio(ctx.results(MATRIX)),
-          lambda ctx: matrix_kernel_ratio(_matrix_small_init(ctx)),
-          "small init alpha = 0.5 (the window time clamps to the fit), half the horizon", source_status=READ),
-    Claim("matrix_delay_log_linear", PAPER, "Thm 3.10, Thm 3.12; Fig. 3",
-          "the test error drops late, at t = (ln alpha + O(1))/lambda",
-          "slope of lambda*t_half vs ln alpha (t_half: test MSE below half the kernel predictor's)",
-          Expect(0.85, 1.15, origin="a stated rule: within 15% of the theorems' slope 1, fixed when the check was "
-                 "written"),
-          lambda ctx: matrix_slope(ctx.results(MATRIX)),
-          lambda ctx: matrix_slope(_matrix_small_init(ctx), below_late_scale=True),
-          f"{SMALL_INIT}: the same slope over alpha in {{0.05, 0.1, 0.2}} (quick), half the horizon",
-          source_status=READ),
-    Claim("modular_delay_grows", PAPER, "Sec. 2, Fig. 2b",
-          "with a larger init scale alpha (last layer zeroed) grokking on modular addition is delayed (Fig. 2b); "
-          "slope 1 is our extrapolation of the theorems' ln(alpha)/lambda clock (proved for smooth homogeneous "
-          "nets) to this ReLU net",
-          "slope of lambda*t50 vs ln alpha (two-layer ReLU MLP, full-batch GD; t50: test acc reaches 50%)",
-          Expect(0.7, 1.3, origin="a stated rule: within 30% of slope 1, set when the claim was rewritten from 'the "
-                 "slope is at least 0.2' to slope 1 (wider than the diagonal-net checks': the ReLU net is outside "
-                 "the theorems' smoothness assumption)"),
-          lambda ctx: modular_delay_slope(ctx.results(MODULAR)),
-          lambda ctx: modular_delay_slope(_modular_small_init(ctx), below_late_scale=True),
-          f"{SMALL_INIT}: the same slope over alpha in {{0.25, 0.5, 1}} (quick), 0.3 of the horizon",
-          source_status=OURS),
+    Claim(name="delay_log_linear", paper=PAPER,
+          source="Thms 3.4-3.5, Cor. 3.6-3.7; Fig. 1a",
+          source_status=READ,
+          statement="the switch from the kernel to the max-L1-margin classifier happens at t = (ln alpha + "
+                    "O(1))/lambda, so lambda*t_grok grows like ln alpha with slope 1",
+          measurement="slope of lambda*t_grok vs ln ||theta0|| (diagonal nets, sparse labels)",
+          expect=Expect(0.9, 1.1, origin="a stated rule: within 10% of the theorems' slope 1, fixed when the check was "
+                                         "written (the theorems give the slope only as alpha -> infinity, with no "
+                                         "finite-alpha tolerance)"),
+          measure=lambda ctx: slope_of_delay(_sparse(ctx)),
+          control=lambda ctx: slope_of_delay(_sparse_small_init(ctx), below_late_scale=True),
+          control_setting=f"{SMALL_INIT}: the same slope over ||theta0|| in {{0.25, 0.5, 1, 2}} (quick), 0.3 of the "
+                          "horizon"),
+    Claim(name="delay_inverse_lambda", paper=PAPER,
+          source="Thms 3.4-3.5 (time scale 1/lambda)",
+          source_status=READ,
+          statement="the transition time scales as 1/lambda at fixed alpha",
+          measurement="ratio lambda1*t_grok(lambda1) / lambda2*t_grok(lambda2) at the middle init norm (lambda2 = 2 "
+                      "lambda1)",
+          expect=Expect(0.9, 1.1, origin="a stated rule: within 10% of the theorems' ratio 1, fixed when the check was "
+                                         "written (lambda enters ||theta_final||, so the theorems' O(1) offsets differ "
+                                         "a little between the two lambdas)"),
+          measure=lambda ctx: lambda_rescaled_ratio(_sparse(ctx)),
+          control=lambda ctx: lambda_rescaled_ratio(_sparse_small_init(ctx), init_norm=1.0),
+          control_setting=f"{SMALL_INIT}: the same ratio at ||theta0|| = 1 on its own runs (a time set by the fit "
+                          "gives lambda1/lambda2 = 0.5)"),
+    Claim(name="early_kernel_predictor", paper=PAPER,
+          source="Thm 3.4, Cor. 3.6",
+          source_status=READ,
+          statement="at T-_c the classifier is the kernel (max-L2-margin) classifier",
+          measurement=f"cos(w, w_L2) at T-_{{1/2}}(alpha_eff), largest init norm {ALPHA_EFF}",
+          expect=Expect(0.95, 1.0, origin="a stated rule: cosine at least 0.95, fixed when the check was written (the "
+                                          "theorem's limit as alpha -> infinity is cosine 1; the upper end is the "
+                                          "largest cosine)"),
+          measure=lambda ctx: early_cosine_l2(_sparse(ctx)),
+          control=lambda ctx: early_cosine_l2(_sparse_small_init(ctx), init_norm=4.0),
+          control_setting="small init ||theta0|| = 4 (about the late norm: the window time clamps to the fit)"),
+    Claim(name="early_kernel_accuracy", paper=PAPER,
+          source="Thm 3.4, Cor. 3.6; Fig. 1a (test acc plateau)",
+          source_status=READ,
+          statement="early test accuracy is that of the max-L2-margin classifier (poor on sparse labels)",
+          measurement=f"test acc at T-_{{1/2}}(alpha_eff) minus the max-L2-margin test acc {ALPHA_EFF}",
+          expect=Expect(-0.03, 0.03, origin="a stated rule: within 3 accuracy points of the max-L2-margin classifier's "
+                                            "test accuracy (the theorem's limit), fixed when the check was written"),
+          measure=lambda ctx: early_accuracy_gap(_sparse(ctx)),
+          control=lambda ctx: early_accuracy_gap(_sparse_small_init(ctx), init_norm=4.0),
+          control_setting="small init ||theta0|| = 4 (about the late norm: the window time clamps to the fit)"),
+    Claim(name="late_max_l1_margin", paper=PAPER,
+          source="Thm 3.5, Cor. 3.7",
+          source_status=READ,
+          statement="by T+_c the direction is a KKT point of the net's max-margin problem, whose global optimum is the "
+                    "max-L1-margin classifier (the paper proves KKT, not global optimality)",
+          measurement=f"cos(w, w_L1) at T+_1(alpha_eff), largest init norm {ALPHA_EFF}",
+          expect=Expect(0.98, 1.0, origin="a stated rule: cosine at least 0.98, fixed when the check was written (the "
+                                          "upper end is the largest cosine)"),
+          measure=lambda ctx: late_cosine_l1(_sparse(ctx)),
+          control=lambda ctx: late_cosine_l1(_sparse_no_wd(ctx)),
+          control_setting="lambda = 0, read at the horizon (no weight decay to end the kernel phase)"),
+    Claim(name="sharp_transition", paper=PAPER,
+          source="Thms 3.4-3.5 (window [(1-c), (1+c)] ln(alpha)/lambda for every c)",
+          source_status=READ,
+          statement="the transition is sharp: its width relative to its time shrinks as alpha grows",
+          measurement="relative width (t95-t70)/t95 at the largest over the smallest init norm",
+          expect=Expect(0.0, 0.6, origin="a stated rule: the relative width shrinks by at least 40% over the sweep, "
+                                         "fixed when the check was written (the theorems say only that it tends to 0 "
+                                         "as alpha -> infinity)"),
+          measure=lambda ctx: sharpening(_sparse(ctx)),
+          control=lambda ctx: sharpening(_sparse_small_init(ctx), high=4.0, low=1.0),
+          control_setting="init norms 4 over 1 (no kernel regime)"),
+    Claim(name="memorize_then_generalize", paper=PAPER,
+          source="Sec. 3.2.3; Fig. 1a",
+          source_status=READ,
+          statement="train accuracy reaches 100% early while test accuracy stays low for a time of order "
+                    "ln(alpha)/lambda",
+          measurement="lambda*(t70 - t_fit) at the second-smallest init norm",
+          expect=Expect(1.0, np.inf, origin="a stated rule: a plateau of at least 1/lambda, fixed when the check was "
+                                            "written (the theory gives its order, ln(alpha)/lambda, not a constant)"),
+          measure=lambda ctx: plateau_length(_sparse(ctx)),
+          control=lambda ctx: plateau_length(_sparse_small_init(ctx), init_norm=4.0),
+          control_setting="small init ||theta0|| = 4"),
+    Claim(name="misgrokking", paper=PAPER,
+          source="Sec. 3.2.3 (misgrokking); Fig. 1b",
+          source_status=READ,
+          statement="on the slab data the kernel-regime classifier generalises (test acc ~100%) and later, when weight "
+                    "decay hands over to the max-L1-margin bias, test accuracy drops",
+          measurement="test acc at T-_{1/2}(alpha_eff) minus test acc at lambda*t = 10, largest init norm "
+                      f"{ALPHA_EFF}",
+          expect=Expect(0.1, 1.0, origin="a stated rule: a drop of at least 10 accuracy points, fixed when the check "
+                                         "was written (the upper end is the largest possible drop)"),
+          measure=lambda ctx: misgrok_drop(ctx.results(MISGROK)),
+          control=lambda ctx: misgrok_drop(*_misgrok_pair(ctx)),
+          control_setting="lambda = 0, its own test acc read at the weight-decay run's T-_{1/2} and at the same "
+                          "horizon"),
+    Claim(name="misgrokking_to_l1", paper=PAPER,
+          source="Thm 3.5, Cor. 3.7; Fig. 1b",
+          source_status=READ,
+          statement="the late classifier is the max-L1-margin one, so test accuracy falls to that classifier's",
+          measurement="test acc at lambda*t = 10 minus the max-L1-margin test acc, largest init norm",
+          expect=Expect(-0.1, 0.1, origin="a stated rule: within 10 accuracy points of the max-L1-margin classifier's "
+                                          "test accuracy, fixed when the check was written"),
+          measure=lambda ctx: late_gap_to_l1(ctx.results(MISGROK)),
+          control=lambda ctx: late_gap_to_l1(ctx.results(MISGROK, lams=(0.0,))),
+          control_setting="lambda = 0 (at the same horizon)"),
+    Claim(name="matrix_kernel_phase", paper=PAPER,
+          source="Cor. 3.11; Fig. 3",
+          source_status=READ,
+          statement="early in training the completion copies the observed entries, symmetrised, and is 0 elsewhere",
+          measurement="test MSE at T-_{1/2}(alpha) over the zero-fill predictor's test MSE, largest alpha",
+          expect=Expect(0.98, 1.02, origin="a stated rule: within 2% of the zero-fill predictor (the corollary's "
+                                           "limit), fixed when the check was written"),
+          measure=lambda ctx: matrix_kernel_ratio(ctx.results(MATRIX)),
+          control=lambda ctx: matrix_kernel_ratio(_matrix_small_init(ctx)),
+          control_setting="small init alpha = 0.5 (the window time clamps to the fit), half the horizon"),
+    Claim(name="matrix_delay_log_linear", paper=PAPER,
+          source="Thm 3.10, Thm 3.12; Fig. 3",
+          source_status=READ,
+          statement="the test error drops late, at t = (ln alpha + O(1))/lambda",
+          measurement="slope of lambda*t_half vs ln alpha (t_half: test MSE below half the kernel predictor's)",
+          expect=Expect(0.85, 1.15, origin="a stated rule: within 15% of the theorems' slope 1, fixed when the check "
+                                           "was written"),
+          measure=lambda ctx: matrix_slope(ctx.results(MATRIX)),
+          control=lambda ctx: matrix_slope(_matrix_small_init(ctx), below_late_scale=True),
+          control_setting=f"{SMALL_INIT}: the same slope over alpha in {{0.05, 0.1, 0.2}} (quick), half the horizon"),
+    Claim(name="modular_delay_grows", paper=PAPER,
+          source="Sec. 2, Fig. 2b",
+          source_status=OURS,
+          statement="with a larger init scale alpha (last layer zeroed) grokking on modular addition is delayed (Fig. "
+                    "2b); slope 1 is our extrapolation of the theorems' ln(alpha)/lambda clock (proved for smooth "
+                    "homogeneous nets) to this ReLU net",
+          measurement="slope of lambda*t50 vs ln alpha (two-layer ReLU MLP, full-batch GD; t50: test acc reaches 50%)",
+          expect=Expect(0.7, 1.3, origin="a stated rule: within 30% of slope 1, set when the claim was rewritten from "
+                                         "'the slope is at least 0.2' to slope 1 (wider than the diagonal-net checks': "
+                                         "the ReLU net is outside the theorems' smoothness assumption)"),
+          measure=lambda ctx: modular_delay_slope(ctx.results(MODULAR)),
+          control=lambda ctx: modular_delay_slope(_modular_small_init(ctx), below_late_scale=True),
+          control_setting=f"{SMALL_INIT}: the same slope over alpha in {{0.25, 0.5, 1}} (quick), 0.3 of the horizon"),
 ]

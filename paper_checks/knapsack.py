@@ -26,11 +26,11 @@ import numpy as np
 from sims.knapsack import PHASE, TRAIN
 from sims.knapsack.solver import (PhaseConfig, group_frequencies, numeric_critical_size, numeric_fraction,
                                   numeric_group_thresholds, numeric_subsampling, web_loss)
-from sims.engine.curves import fit_line
+from sims.engine.curves import fit_loglog
 from sims.knapsack.train import critical_ratio_from_curve, linear_web
 from theory import knapsack as K
 
-from .claims import CONSISTENCY, OURS, READ, Claim, Context, Expect
+from .claims import CONSISTENCY, OURS, READ, Claim, Context, Expect, Measure
 
 PAPER = "knapsack"
 NAN = float("nan")
@@ -46,8 +46,14 @@ def _cfg(res) -> PhaseConfig:
     return PHASE.config_cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in res.config.items()})
 
 
-def _per_run(ctx: Context, f):
-    return [float(f(res, _cfg(res))) for res in _phase(ctx)]
+def phase_check(check, *args, **kwargs) -> Measure:
+    """The measurement check(res, cfg, *args, **kwargs) on each seed's phase study (one value per seed)."""
+
+    def measure(ctx: Context) -> list[float]:
+        return [float(check(res, _cfg(res), *args, **kwargs)) for res in _phase(ctx)]
+
+    measure.__name__ = measure.__qualname__ = check.__name__
+    return measure
 
 
 def _same(cfg: PhaseConfig) -> PhaseConfig:
@@ -213,7 +219,7 @@ def subsampling_gain_ratio(res, cfg, boost: bool = True) -> float:
 def _group_slope(cfg: PhaseConfig, M, f) -> float:
     freqs = group_frequencies(cfg)
     ok = np.isfinite(f) & (f > cfg.group_r * freqs.min() * (1 + 1e-9)) & (f < cfg.group_r * freqs.max() * (1 - 1e-9))
-    return float(fit_line(np.log(M[ok]), np.log(f[ok])).slope) if ok.sum() >= 3 else NAN
+    return fit_loglog(M[ok], f[ok], min_points=3).slope
 
 
 def group_linear_web(cfg: PhaseConfig) -> K.LinearLoss:
@@ -237,6 +243,11 @@ def group_slope(res, cfg, kind: str = "power") -> float:
     if kind == "power":
         return _group_slope(cfg, res.arrays["M_groups_numeric"], res.arrays["f_thres_groups_numeric"])
     return _group_slope(cfg, *_linear_group_thresholds(_same(cfg)))
+
+
+def group_slope_gap(res, cfg, kind: str = "power") -> float:
+    """`group_slope` minus Sec. 5's -(alpha+1)."""
+    return group_slope(res, cfg, kind) + cfg.alpha + 1
 
 
 @lru_cache(maxsize=4)
@@ -312,9 +323,7 @@ def odds_slope_at_level(res, level: float) -> float:
     r = ratios_at_level(res, level)
     N = np.asarray(res.arrays["n_nonembedding"], float)
     ok = np.isfinite(r) & (r > 0) & (r < 1)
-    if ok.sum() < 2:
-        return NAN
-    return float(fit_line(np.log(N[ok]), np.log(r[ok] / (1 - r[ok]))).slope)
+    return fit_loglog(N[ok], r[ok] / (1 - r[ok])).slope
 
 
 def transition_octaves(res, low: float = 0.2, high: float = 0.8) -> np.ndarray:
@@ -401,189 +410,244 @@ NUMERIC = "solved numerically: direct search on the knapsack objective's values 
 
 CLAIMS = [
     # ---- consistency: the knapsack model solved numerically against the theorem or the closed form ----
-    Claim("zero_below_threshold", PAPER, "Thm 4.3 (1), Lemma F.6 / Thm F.8 (1)",
-          "below the critical size M0(r) = (-F2')^-1(r p/(1-r)) the optimal learner stores no fact",
-          f"largest memorised fraction over the (M, r) grid at M <= M0(r) (closed form), {NUMERIC}",
-          Expect(0.0, 4e-7, origin=_resolution("3.8e-8 of H_tot", "4e-7")),
-          lambda ctx: _per_run(ctx, below_threshold_max_phi),
-          lambda ctx: _per_run(ctx, lambda res, cfg: below_threshold_max_phi(res, cfg, 1.0)),
-          "the same points at r = 1 (pure knowledge data: Thm 4.2, no threshold)",
-          source_status=READ, kind=CONSISTENCY),
-    Claim("full_above_threshold", PAPER, "Thm 4.3 (2), Thm F.8 (2)",
-          "above M0(r) + H_tot the optimal learner stores every fact",
-          f"largest 1 - memorised fraction over the grid at M >= M0(r) + H_tot (closed-form M0), {NUMERIC}",
-          Expect(0.0, 6e-7, origin=_resolution("5.5e-8 of H_tot", "6e-7")),
-          lambda ctx: _per_run(ctx, above_threshold_max_gap),
-          lambda ctx: _per_run(ctx, lambda res, cfg: above_threshold_max_gap(res, cfg, "linear")),
-          "a linear web loss (every web bit worth the same: facts below its value never win)",
-          source_status=READ, kind=CONSISTENCY),
-    Claim("linear_ramp", PAPER, "Thm 4.3 (between its two cases); our closed form (theory.knapsack.optimal_m1)",
-          "between M0 and M0 + H_tot the stored fraction rises linearly, (M - M0)/H_tot",
-          f"max |phi(M0 + x H_tot) - x| over 19 x in (0, 1) and every tenth r, M0 the closed form, {NUMERIC}",
-          Expect(0.0, 3e-3, origin=_resolution("2.1e-4 of H_tot (the largest M0, r = 1e-4)", "3e-3")),
-          lambda ctx: _per_run(ctx, ramp_error),
-          lambda ctx: _per_run(ctx, lambda res, cfg: ramp_error(res, cfg, 1.0)),
-          "the same capacities at r = 1 (pure knowledge data)", source_status=OURS, kind=CONSISTENCY),
-    Claim("critical_size_law", PAPER, "Eq. 4 (Sec. 4.4), from Thm 4.3",
-          "the critical model size is M0 = (A alpha (1-r) / (r p))^(1/(alpha+1)), i.e. ~ (r p)^(-1/(alpha+1)) at "
-          "small r",
-          "max over the r grid of |M0_numeric / M0 - 1|, M0_numeric the smallest capacity M at which the "
-          "numerically optimal learner stores more than 1e-7 M bits (bisection in ln M of the direct search's "
-          "solution)",
-          Expect(0.0, 3e-6, origin=_resolution("2.4e-7 of M0 (the ramp's start, read where the solution first "
-                                               "exceeds 1e-7 M, is found to that level plus the search's noise; 64 "
-                                               "bisections add < 1e-15)", "3e-6")),
-          lambda ctx: _per_run(ctx, critical_size_error),
-          lambda ctx: _per_run(ctx, lambda res, cfg: critical_size_error(res, cfg, "linear")),
-          "a linear web loss (its critical size is where the web is full, whatever r)",
-          source_status=READ, kind=CONSISTENCY),
-    Claim("critical_ratio_law", PAPER, "Eq. 5 (Sec. 4.4)",
-          "the critical mixing ratio follows r/(1-r) = A alpha / (p M^(alpha+1)): a power law with exponent "
-          "-(alpha+1)",
-          "max over the M grid of |odds(r_numeric) / odds(r_thres) - 1|, r_numeric the smallest mixing ratio at "
-          "which the numerically optimal learner stores more than 1e-7 M bits (bisection in ln odds), "
-          "odds = r/(1-r)",
-          Expect(0.0, 4e-6, origin=_resolution("(alpha+1) x 2.5e-7 = 3.3e-7 in the odds (a critical size found "
-                                               "2.5e-7 off moves the odds by alpha+1 times that)", "4e-6")),
-          lambda ctx: _per_run(ctx, critical_ratio_error),
-          lambda ctx: _per_run(ctx, lambda res, cfg: critical_ratio_error(res, cfg, "linear")),
-          "a linear web loss (one critical ratio for every size)",
+    Claim(name="zero_below_threshold", paper=PAPER,
+          source="Thm 4.3 (1), Lemma F.6 / Thm F.8 (1)",
+          source_status=READ,
+          statement="below the critical size M0(r) = (-F2')^-1(r p/(1-r)) the optimal learner stores no fact",
+          measurement=f"largest memorised fraction over the (M, r) grid at M <= M0(r) (closed form), {NUMERIC}",
+          expect=Expect(0.0, 4e-7, origin=_resolution("3.8e-8 of H_tot", "4e-7")),
+          measure=phase_check(below_threshold_max_phi),
+          control=phase_check(below_threshold_max_phi, 1.0),
+          control_setting="the same points at r = 1 (pure knowledge data: Thm 4.2, no threshold)",
+          kind=CONSISTENCY),
+    Claim(name="full_above_threshold", paper=PAPER,
+          source="Thm 4.3 (2), Thm F.8 (2)",
+          source_status=READ,
+          statement="above M0(r) + H_tot the optimal learner stores every fact",
+          measurement=f"largest 1 - memorised fraction over the grid at M >= M0(r) + H_tot (closed-form M0), {NUMERIC}",
+          expect=Expect(0.0, 6e-7, origin=_resolution("5.5e-8 of H_tot", "6e-7")),
+          measure=phase_check(above_threshold_max_gap),
+          control=phase_check(above_threshold_max_gap, "linear"),
+          control_setting="a linear web loss (every web bit worth the same: facts below its value never win)",
+          kind=CONSISTENCY),
+    Claim(name="linear_ramp", paper=PAPER,
+          source="Thm 4.3 (between its two cases); our closed form (theory.knapsack.optimal_m1)",
+          source_status=OURS,
+          statement="between M0 and M0 + H_tot the stored fraction rises linearly, (M - M0)/H_tot",
+          measurement="max |phi(M0 + x H_tot) - x| over 19 x in (0, 1) and every tenth r, M0 the closed form, "
+                      f"{NUMERIC}",
+          expect=Expect(0.0, 3e-3, origin=_resolution("2.1e-4 of H_tot (the largest M0, r = 1e-4)", "3e-3")),
+          measure=phase_check(ramp_error),
+          control=phase_check(ramp_error, 1.0),
+          control_setting="the same capacities at r = 1 (pure knowledge data)",
+          kind=CONSISTENCY),
+    Claim(name="critical_size_law", paper=PAPER,
+          source="Eq. 4 (Sec. 4.4), from Thm 4.3",
+          source_status=READ,
+          statement="the critical model size is M0 = (A alpha (1-r) / (r p))^(1/(alpha+1)), i.e. ~ (r "
+                    "p)^(-1/(alpha+1)) at small r",
+          measurement="max over the r grid of |M0_numeric / M0 - 1|, M0_numeric the smallest capacity M at which the "
+                      "numerically optimal learner stores more than 1e-7 M bits (bisection in ln M of the direct "
+                      "search's solution)",
+          expect=Expect(0.0, 3e-6, origin=_resolution("2.4e-7 of M0 (the ramp's start, read where the solution "
+                                                      "first exceeds 1e-7 M, is found to that level plus the search's "
+                                                      "noise; 64 bisections add < 1e-15)", "3e-6")),
+          measure=phase_check(critical_size_error),
+          control=phase_check(critical_size_error, "linear"),
+          control_setting="a linear web loss (its critical size is where the web is full, whatever r)",
+          kind=CONSISTENCY),
+    Claim(name="critical_ratio_law", paper=PAPER,
+          source="Eq. 5 (Sec. 4.4)",
+          source_status=READ,
+          statement="the critical mixing ratio follows r/(1-r) = A alpha / (p M^(alpha+1)): a power law with exponent "
+                    "-(alpha+1)",
+          measurement="max over the M grid of |odds(r_numeric) / odds(r_thres) - 1|, r_numeric the smallest mixing "
+                      "ratio at which the numerically optimal learner stores more than 1e-7 M bits (bisection in ln "
+                      "odds), odds = r/(1-r)",
+          expect=Expect(0.0, 4e-6, origin=_resolution("(alpha+1) x 2.5e-7 = 3.3e-7 in the odds (a critical size found "
+                                                      "2.5e-7 off moves the odds by alpha+1 times that)", "4e-6")),
+          measure=phase_check(critical_ratio_error),
+          control=phase_check(critical_ratio_error, "linear"),
+          control_setting="a linear web loss (one critical ratio for every size)",
           paper_value=f"predicted slope {P['fthres_slope_predicted']} for FineWeb-Edu alpha = {P['web_alpha']}",
-          source_status=READ, kind=CONSISTENCY),
-    Claim("threshold_frequency_universal", PAPER, "Eq. 6 (Sec. 4.4)",
-          "the threshold frequency f = r_thres p ~ A alpha M^-(alpha+1) does not depend on p or K",
-          "max over 9 values of p (two decades) of |r_numeric p / (A alpha M^-(alpha+1)) - 1| at M = 3.3e4, "
-          "r_numeric by bisection of the numeric solution",
-          Expect(0.0, 0.01, origin="Eq. 6 is the small-r form: in the model f = p t / (p + t) with t = A alpha "
-                                   "M^-(alpha+1) (Eq. 5), below Eq. 6 by t / (p + t) <= 4.4e-3 over this p range, and "
-                                   "the numeric threshold adds <= 2.6e-7 (K.search_resolution); band 0.01, about "
-                                   "twice their sum"),
-          lambda ctx: _per_run(ctx, threshold_frequency_error),
-          lambda ctx: _per_run(ctx, lambda res, cfg: threshold_frequency_error(res, cfg, ratio=True)),
-          "the critical ratio r_thres taken as the p-free quantity instead (r_numeric times the middle p)",
-          source_status=READ, kind=CONSISTENCY),
-    Claim("no_mixing_linear_law", PAPER, "Thm 4.2 (Thm F.3)",
-          "trained on the knowledge data alone (r = 1) a learner stores min(M, H_tot) bits: the linear law",
-          f"max over the M grid of |m1 - min(M, H_tot)| / H_tot at r = 1, {NUMERIC}",
-          Expect(0.0, 2e-14, origin=_resolution("1.8e-15 of H_tot (at r = 1 the objective is linear in m1, its "
-                                                "minimum an end the search evaluates exactly)", "2e-14")),
-          lambda ctx: _per_run(ctx, no_mixing_error),
-          lambda ctx: _per_run(ctx, lambda res, cfg: no_mixing_error(res, cfg, 0.1)), "r = 0.1 (mixed)",
-          source_status=READ, kind=CONSISTENCY),
-    Claim("total_loss_convex", PAPER, "Lemma F.1",
-          "the optimal loss is non-increasing and convex in the capacity M",
-          "largest increase or negative second difference of the optimal total loss over 800 evenly spaced M "
-          "(r = 0.05), relative to the loss scale; the optimum found by the direct search",
-          Expect(0.0, 2e-13, origin="numerical tolerance of the direct search: each optimal loss is off by at "
-                                    "most 8 eps |g| (the search) + 4 eps |g| (its own rounding), so a second "
-                                    "difference by 4 x 12 eps = 1.1e-14 of the scale; band 2e-13, 10x that, "
-                                    "rounded up"),
-          lambda ctx: _per_run(ctx, convexity_violation),
-          lambda ctx: _per_run(ctx, lambda res, cfg: convexity_violation(res, cfg, True)),
-          "a non-convex (sigmoid) web loss, solved by the same search", source_status=READ, kind=CONSISTENCY),
-    Claim("marginal_value_equality", PAPER, "Thm 4.3 and its marginal-value intuition (Sec. 4.4); Lemmas F.6-F.7",
-          "at an interior optimum a bit of capacity is worth the same on facts (r p) and on the web "
-          "((1-r)|F2'|)",
-          "max relative gap |r p - (1-r)(-F2'(M - m1))| / (r p) at the grid's numerically optimal interior "
-          "allocations (direct search)",
-          Expect(0.0, 2e-6, origin=_resolution("1.8e-7 (an allocation off by y moves the gap by g'' y / (r p))",
-                                               "2e-6")),
-          lambda ctx: _per_run(ctx, marginal_residual),
-          lambda ctx: _per_run(ctx, lambda res, cfg: marginal_residual(res, cfg, True)),
-          "corner optima (nothing stored; r > 1e-3)", source_status=READ, kind=CONSISTENCY),
-    Claim("subsampling_optimum", PAPER, "Sec. 6 (random subsampling); our closed form (theory.knapsack.optimal_rho)",
-          "keeping a fraction rho of the facts raises each one's frequency; the stored amount peaks at rho* solving "
-          "rho H = M - M0 rho^(1/(alpha+1)) and collapses beyond (M/M0)^(alpha+1)",
-          "|rho_numeric - rho*| at M = 400, r = 0.1: rho_numeric the kept fraction at which the numerically optimal "
-          "learner stores the most facts (grid of n_rho, then golden-section search)",
-          Expect(0.0, 2e-5, origin=_resolution("2 y / H_tot = 1.5e-6 in rho (y: the search's resolution in the "
-                                               "stored bits; the stored amount rises by H_tot per unit rho)",
-                                               "2e-5")),
-          lambda ctx: _per_run(ctx, subsampling_optimum_error),
-          lambda ctx: _per_run(ctx, lambda res, cfg: subsampling_optimum_error(res, cfg, False)),
-          "subsampling that does not raise per-fact frequency",
+          kind=CONSISTENCY),
+    Claim(name="threshold_frequency_universal", paper=PAPER,
+          source="Eq. 6 (Sec. 4.4)",
+          source_status=READ,
+          statement="the threshold frequency f = r_thres p ~ A alpha M^-(alpha+1) does not depend on p or K",
+          measurement="max over 9 values of p (two decades) of |r_numeric p / (A alpha M^-(alpha+1)) - 1| at M = "
+                      "3.3e4, r_numeric by bisection of the numeric solution",
+          expect=Expect(0.0, 0.01, origin="Eq. 6 is the small-r form: in the model f = p t / (p + t) with t = A alpha "
+                                          "M^-(alpha+1) (Eq. 5), below Eq. 6 by t / (p + t) <= 4.4e-3 over this p "
+                                          "range, and the numeric threshold adds <= 2.6e-7 (K.search_resolution); band "
+                                          "0.01, about twice their sum"),
+          measure=phase_check(threshold_frequency_error),
+          control=phase_check(threshold_frequency_error, ratio=True),
+          control_setting="the critical ratio r_thres taken as the p-free quantity instead (r_numeric times the middle "
+                          "p)",
+          kind=CONSISTENCY),
+    Claim(name="no_mixing_linear_law", paper=PAPER,
+          source="Thm 4.2 (Thm F.3)",
+          source_status=READ,
+          statement="trained on the knowledge data alone (r = 1) a learner stores min(M, H_tot) bits: the linear law",
+          measurement=f"max over the M grid of |m1 - min(M, H_tot)| / H_tot at r = 1, {NUMERIC}",
+          expect=Expect(0.0, 2e-14, origin=_resolution("1.8e-15 of H_tot (at r = 1 the objective is linear in m1, its "
+                                                       "minimum an end the search evaluates exactly)", "2e-14")),
+          measure=phase_check(no_mixing_error),
+          control=phase_check(no_mixing_error, 0.1),
+          control_setting="r = 0.1 (mixed)",
+          kind=CONSISTENCY),
+    Claim(name="total_loss_convex", paper=PAPER,
+          source="Lemma F.1",
+          source_status=READ,
+          statement="the optimal loss is non-increasing and convex in the capacity M",
+          measurement="largest increase or negative second difference of the optimal total loss over 800 evenly spaced "
+                      "M (r = 0.05), relative to the loss scale; the optimum found by the direct search",
+          expect=Expect(0.0, 2e-13, origin="numerical tolerance of the direct search: each optimal loss is off by at "
+                                           "most 8 eps |g| (the search) + 4 eps |g| (its own rounding), so a second "
+                                           "difference by 4 x 12 eps = 1.1e-14 of the scale; band 2e-13, 10x that, "
+                                           "rounded up"),
+          measure=phase_check(convexity_violation),
+          control=phase_check(convexity_violation, True),
+          control_setting="a non-convex (sigmoid) web loss, solved by the same search",
+          kind=CONSISTENCY),
+    Claim(name="marginal_value_equality", paper=PAPER,
+          source="Thm 4.3 and its marginal-value intuition (Sec. 4.4); Lemmas F.6-F.7",
+          source_status=READ,
+          statement="at an interior optimum a bit of capacity is worth the same on facts (r p) and on the web "
+                    "((1-r)|F2'|)",
+          measurement="max relative gap |r p - (1-r)(-F2'(M - m1))| / (r p) at the grid's numerically optimal interior "
+                      "allocations (direct search)",
+          expect=Expect(0.0, 2e-6, origin=_resolution("1.8e-7 (an allocation off by y moves the gap by g'' y / (r p))",
+                                                      "2e-6")),
+          measure=phase_check(marginal_residual),
+          control=phase_check(marginal_residual, True),
+          control_setting="corner optima (nothing stored; r > 1e-3)",
+          kind=CONSISTENCY),
+    Claim(name="subsampling_optimum", paper=PAPER,
+          source="Sec. 6 (random subsampling); our closed form (theory.knapsack.optimal_rho)",
+          source_status=OURS,
+          statement="keeping a fraction rho of the facts raises each one's frequency; the stored amount peaks at rho* "
+                    "solving rho H = M - M0 rho^(1/(alpha+1)) and collapses beyond (M/M0)^(alpha+1)",
+          measurement="|rho_numeric - rho*| at M = 400, r = 0.1: rho_numeric the kept fraction at which the "
+                      "numerically optimal learner stores the most facts (grid of n_rho, then golden-section search)",
+          expect=Expect(0.0, 2e-5, origin=_resolution("2 y / H_tot = 1.5e-6 in rho (y: the search's resolution in the "
+                                                      "stored bits; the stored amount rises by H_tot per unit rho)",
+                                                      "2e-5")),
+          measure=phase_check(subsampling_optimum_error),
+          control=phase_check(subsampling_optimum_error, False),
+          control_setting="subsampling that does not raise per-fact frequency",
           paper_value="SynBio accuracy 23.53% (rho=25%), 37.46% (50%), 39.81% (56.25%), ~0 (62.5%), ~0 without",
-          source_status=OURS, kind=CONSISTENCY),
-    Claim("subsampling_rescues", PAPER, "Sec. 6",
-          "below the critical ratio, subsampling the knowledge set makes the model store facts it otherwise drops",
-          "numeric gain over the closed form's: (stored fraction at the best rho minus at rho = 1) from the "
-          "numeric solution, over the same from the closed form (rho* - 0 here: nothing is stored at rho = 1)",
-          Expect(1 - 2e-5, 1 + 2e-5, origin=_resolution("1.9e-6 of the gain (2 y / H_tot over the gain)", "2e-5")),
-          lambda ctx: _per_run(ctx, subsampling_gain_ratio),
-          lambda ctx: _per_run(ctx, lambda res, cfg: subsampling_gain_ratio(res, cfg, False)),
-          "subsampling that does not raise per-fact frequency",
+          kind=CONSISTENCY),
+    Claim(name="subsampling_rescues", paper=PAPER,
+          source="Sec. 6",
+          source_status=READ,
+          statement="below the critical ratio, subsampling the knowledge set makes the model store facts it otherwise "
+                    "drops",
+          measurement="numeric gain over the closed form's: (stored fraction at the best rho minus at rho = 1) from "
+                      "the numeric solution, over the same from the closed form (rho* - 0 here: nothing is stored at "
+                      "rho = 1)",
+          expect=Expect(1 - 2e-5, 1 + 2e-5,
+                        origin=_resolution("1.9e-6 of the gain (2 y / H_tot over the gain)", "2e-5")),
+          measure=phase_check(subsampling_gain_ratio),
+          control=phase_check(subsampling_gain_ratio, False),
+          control_setting="subsampling that does not raise per-fact frequency",
           paper_value="no subsampling at r in {0.1,0.2,0.3}: ~0; rho=56.25%: 39.81%",
-          source_status=READ, kind=CONSISTENCY),
-    Claim("group_threshold_slope", PAPER, "Sec. 5 (SynBio-10k-power-law, Fig. 5)",
-          "with fact groups of power-law frequencies the threshold frequency falls as M^-(alpha+1)",
-          "slope of ln f_thres vs ln M (100 groups ∝ g^-1.5, r = 0.01, stored >= 80%) minus -(alpha+1); the "
-          "allocation found without the greedy rule (a linear program for the facts inside a bounded search over "
-          "the web's bits, K.group_allocation_search), at 21 capacities",
-          Expect(-0.1, 0.1, origin="a stated allowance, not a solver tolerance: Sec. 5's -(alpha+1) takes the web's "
-                                   "marginal value at M rather than M - m1 and a continuum of frequencies, while "
-                                   "f_thres here steps through 100 discrete group frequencies and the groups hold "
-                                   "up to 100 bits; the solver itself places the allocation to ~1e-4 bits"),
-          lambda ctx: _per_run(ctx, lambda res, cfg: group_slope(res, cfg) + cfg.alpha + 1),
-          lambda ctx: _per_run(ctx, lambda res, cfg: group_slope(res, cfg, "linear") + cfg.alpha + 1),
-          "a linear web loss valued between the 10th and 11th groups (the same ten groups stored at every size)",
+          kind=CONSISTENCY),
+    Claim(name="group_threshold_slope", paper=PAPER,
+          source="Sec. 5 (SynBio-10k-power-law, Fig. 5)",
+          source_status=READ,
+          statement="with fact groups of power-law frequencies the threshold frequency falls as M^-(alpha+1)",
+          measurement="slope of ln f_thres vs ln M (100 groups ∝ g^-1.5, r = 0.01, stored >= 80%) minus -(alpha+1); "
+                      "the allocation found without the greedy rule (a linear program for the facts inside a bounded "
+                      "search over the web's bits, K.group_allocation_search), at 21 capacities",
+          expect=Expect(-0.1, 0.1, origin="a stated allowance, not a solver tolerance: Sec. 5's -(alpha+1) takes the "
+                                          "web's marginal value at M rather than M - m1 and a continuum of "
+                                          "frequencies, while f_thres here steps through 100 discrete group "
+                                          "frequencies and the groups hold up to 100 bits; the solver itself places "
+                                          "the allocation to ~1e-4 bits"),
+          measure=phase_check(group_slope_gap),
+          control=phase_check(group_slope_gap, "linear"),
+          control_setting="a linear web loss valued between the 10th and 11th groups (the same ten groups stored at "
+                          "every size)",
           paper_value=f"measured slope {P['fthres_slope_measured']} vs predicted {P['fthres_slope_predicted']} "
                       "(70M-410M, target acc 80%)",
-          source_status=READ, kind=CONSISTENCY),
-    Claim("transition_width", PAPER, "Thm 4.3; our closed form (theory.knapsack.transition_width_log_m)",
-          "the ramp from nothing to everything spans ln(1 + H_tot/M0) in ln M (sharp when H_tot << M0)",
-          "max over the r grid of |w / ln(1 + H_tot/M0) - 1|, w the ramp's width in ln M from the numeric solution "
-          "(bisection for the smallest capacity storing more than 1e-7 M bits, and all but 1e-7 M), M0 the closed "
-          "form",
-          Expect(0.0, 9e-3, origin=_resolution("8.5e-4 of the width (its two ends, each found to 2.4e-7 of M, "
-                                               "over a width ln(1 + H/M0) of only 4.7e-4 at r = 1e-4)", "9e-3")),
-          lambda ctx: _per_run(ctx, width_error),
-          lambda ctx: _per_run(ctx, lambda res, cfg: width_error(res, cfg, 1.0)),
-          "r = 1 (no threshold: the ramp starts at M = 0)", source_status=OURS, kind=CONSISTENCY),
+          kind=CONSISTENCY),
+    Claim(name="transition_width", paper=PAPER,
+          source="Thm 4.3; our closed form (theory.knapsack.transition_width_log_m)",
+          source_status=OURS,
+          statement="the ramp from nothing to everything spans ln(1 + H_tot/M0) in ln M (sharp when H_tot << M0)",
+          measurement="max over the r grid of |w / ln(1 + H_tot/M0) - 1|, w the ramp's width in ln M from the numeric "
+                      "solution (bisection for the smallest capacity storing more than 1e-7 M bits, and all but 1e-7 "
+                      "M), M0 the closed form",
+          expect=Expect(0.0, 9e-3, origin=_resolution("8.5e-4 of the width (its two ends, each found to 2.4e-7 of M, "
+                                                      "over a width ln(1 + H/M0) of only 4.7e-4 at r = 1e-4)", "9e-3")),
+          measure=phase_check(width_error),
+          control=phase_check(width_error, 1.0),
+          control_setting="r = 1 (no threshold: the ramp starts at M = 0)",
+          kind=CONSISTENCY),
     # ---- training ----
-    Claim("train_sharp_rise", PAPER, "Sec. 3, Fig. 2, Table 1",
-          "below a critical mixing ratio the model memorises almost nothing; above it, most biographies",
-          "largest model: memorised fraction (chance-corrected) at the highest minus the lowest ratio",
-          Expect(0.5, np.inf, origin="a stated rule: a rise of at least half of all biographies between the lowest "
-                                     "and the highest ratio (Table 1 rises from 0.4% to 58.1%)"),
-          lambda ctx: rise(_train(ctx)), lambda ctx: rise(_no_facts(ctx)),
-          "biography values re-drawn at every exposure (nothing to memorise)",
-          paper_value="Table 1, 70M: 0.4% at r<=0.2, 7.3% at 0.3, 27.5% at 0.35, 58.1% at 0.45",
-          source_status=READ),
-    Claim("train_nothing_below_threshold", PAPER, "Sec. 3 (longer training does not help), Thm 4.3 (1)",
-          "below the critical ratio the memorised fraction stays ~0, even with twice the training",
-          f"smallest model, 2x steps, at the largest grid ratio >= {LONGER_FACTOR:g}x below its measured critical "
-          "ratio: memorised fraction (quick: 32 facts, so 0.1 is ~3 facts)",
-          Expect(-0.1, 0.1, origin="a stated rule: within 0.1 of nothing (about 3 of the quick preset's 32 facts; "
-                                   "the paper's ~0 is 0.4%)"),
-          lambda ctx: low_ratio_memorized(_longer(ctx)), lambda ctx: low_ratio_memorized(_pure_bio(ctx)),
-          "r = 1 (biographies only: the linear law, no threshold)",
-          paper_value="r = 0.2: ~0 after 16x (70M) and 4x (410M) longer training", source_status=READ),
-    Claim("train_threshold_from_web_loss", PAPER, "Sec. 4 (knapsack argument); our per-model form",
-          "a fact is stored when it is seen more often than the rarest web fact the model keeps, so each model's "
-          "critical ratio follows from its own web loss, with no fitted parameter",
-          "mean over sizes of log10(measured r_thres / r_knap), r_knap solving r/(1-r) = P F q_n with n the "
-          "number of top keys whose all-or-nothing loss equals F2 (within a factor ~3: +-0.5)",
-          Expect(-0.5, 0.5, origin="a stated rule: within a factor ~3 (10^0.5 = 3.2) of the prediction, which has "
-                                   "no fitted parameter"),
-          lambda ctx: knapsack_prediction_gap(_train(ctx)),
-          lambda ctx: knapsack_prediction_gap(_no_facts(ctx)),
-          "biography values re-drawn at every exposure (nothing to memorise: no threshold)", source_status=OURS),
-    Claim("train_threshold_falls_with_size", PAPER, "Sec. 3, Fig. 1; Eq. 5",
-          "the critical mixing ratio decreases as the model grows, its odds faster than 1/N (Eq. 5: exponent "
-          "-(alpha+1) with alpha > 0, capacity taken proportional to N as in the paper)",
-          "slope of ln(r_thres/(1-r_thres)) vs ln N (N: non-embedding parameters)",
-          Expect(-10.0, -1.0, origin="a stated rule: odds falling faster than 1/N (slope below -1: Eq. 5 with "
-                                     "alpha > 0), and not absurdly fast (above -10); seeds as in SIZE_LAW_SEEDS"),
-          lambda ctx: threshold_slope(_train(ctx)), lambda ctx: threshold_slope(_linear_web(ctx)),
-          LINEAR_WEB, seeds=SIZE_LAW_SEEDS, source_status=READ),
-    Claim("train_exponent_matches", PAPER, "Eq. 5, Sec. 5",
-          "the critical ratio scales as N^-(alpha+1), alpha the web loss's model-size exponent",
-          "fitted slope of ln(r/(1-r)) at r_thres vs ln N minus -(alpha+1) (alpha fitted to F2: per size, the "
-          "median web loss of the same sweep's runs with r <= 0.02)",
-          Expect(-0.5, 0.5, origin="a stated rule: the exponent within 0.5 of -(alpha+1); over SIZE_LAW_SEEDS = 10 "
-                                   "seeds the 95% interval is about +-0.24, half the band (see SIZE_LAW_SEEDS)"),
-          lambda ctx: exponent_gap(_train(ctx)), lambda ctx: exponent_gap(_linear_web(ctx)),
-          LINEAR_WEB, paper_value="slope -1.152 measured vs -1.283 predicted (alpha = 0.283; thresholds read at "
-                                  "80% accuracy, Sec. 5)",
-          seeds=SIZE_LAW_SEEDS, source_status=READ),
+    Claim(name="train_sharp_rise", paper=PAPER,
+          source="Sec. 3, Fig. 2, Table 1",
+          source_status=READ,
+          statement="below a critical mixing ratio the model memorises almost nothing; above it, most biographies",
+          measurement="largest model: memorised fraction (chance-corrected) at the highest minus the lowest ratio",
+          expect=Expect(0.5, np.inf, origin="a stated rule: a rise of at least half of all biographies between the "
+                                            "lowest and the highest ratio (Table 1 rises from 0.4% to 58.1%)"),
+          measure=lambda ctx: rise(_train(ctx)),
+          control=lambda ctx: rise(_no_facts(ctx)),
+          control_setting="biography values re-drawn at every exposure (nothing to memorise)",
+          paper_value="Table 1, 70M: 0.4% at r<=0.2, 7.3% at 0.3, 27.5% at 0.35, 58.1% at 0.45"),
+    Claim(name="train_nothing_below_threshold", paper=PAPER,
+          source="Sec. 3 (longer training does not help), Thm 4.3 (1)",
+          source_status=READ,
+          statement="below the critical ratio the memorised fraction stays ~0, even with twice the training",
+          measurement=f"smallest model, 2x steps, at the largest grid ratio >= {LONGER_FACTOR:g}x below its measured "
+                      "critical ratio: memorised fraction (quick: 32 facts, so 0.1 is ~3 facts)",
+          expect=Expect(-0.1, 0.1, origin="a stated rule: within 0.1 of nothing (about 3 of the quick preset's 32 "
+                                          "facts; the paper's ~0 is 0.4%)"),
+          measure=lambda ctx: low_ratio_memorized(_longer(ctx)),
+          control=lambda ctx: low_ratio_memorized(_pure_bio(ctx)),
+          control_setting="r = 1 (biographies only: the linear law, no threshold)",
+          paper_value="r = 0.2: ~0 after 16x (70M) and 4x (410M) longer training"),
+    Claim(name="train_threshold_from_web_loss", paper=PAPER,
+          source="Sec. 4 (knapsack argument); our per-model form",
+          source_status=OURS,
+          statement="a fact is stored when it is seen more often than the rarest web fact the model keeps, so each "
+                    "model's critical ratio follows from its own web loss, with no fitted parameter",
+          measurement="mean over sizes of log10(measured r_thres / r_knap), r_knap solving r/(1-r) = P F q_n with n "
+                      "the number of top keys whose all-or-nothing loss equals F2 (within a factor ~3: +-0.5)",
+          expect=Expect(-0.5, 0.5, origin="a stated rule: within a factor ~3 (10^0.5 = 3.2) of the prediction, which "
+                                          "has no fitted parameter"),
+          measure=lambda ctx: knapsack_prediction_gap(_train(ctx)),
+          control=lambda ctx: knapsack_prediction_gap(_no_facts(ctx)),
+          control_setting="biography values re-drawn at every exposure (nothing to memorise: no threshold)"),
+    Claim(name="train_threshold_falls_with_size", paper=PAPER,
+          source="Sec. 3, Fig. 1; Eq. 5",
+          source_status=READ,
+          statement="the critical mixing ratio decreases as the model grows, its odds faster than 1/N (Eq. 5: exponent "
+                    "-(alpha+1) with alpha > 0, capacity taken proportional to N as in the paper)",
+          measurement="slope of ln(r_thres/(1-r_thres)) vs ln N (N: non-embedding parameters)",
+          expect=Expect(-10.0, -1.0, origin="a stated rule: odds falling faster than 1/N (slope below -1: Eq. 5 with "
+                                            "alpha > 0), and not absurdly fast (above -10); seeds as in "
+                                            "SIZE_LAW_SEEDS"),
+          measure=lambda ctx: threshold_slope(_train(ctx)),
+          control=lambda ctx: threshold_slope(_linear_web(ctx)),
+          control_setting=LINEAR_WEB,
+          seeds=SIZE_LAW_SEEDS),
+    Claim(name="train_exponent_matches", paper=PAPER,
+          source="Eq. 5, Sec. 5",
+          source_status=READ,
+          statement="the critical ratio scales as N^-(alpha+1), alpha the web loss's model-size exponent",
+          measurement="fitted slope of ln(r/(1-r)) at r_thres vs ln N minus -(alpha+1) (alpha fitted to F2: per size, "
+                      "the median web loss of the same sweep's runs with r <= 0.02)",
+          expect=Expect(-0.5, 0.5, origin="a stated rule: the exponent within 0.5 of -(alpha+1); over SIZE_LAW_SEEDS = "
+                                          "10 seeds the 95% interval is about +-0.24, half the band (see "
+                                          "SIZE_LAW_SEEDS)"),
+          measure=lambda ctx: exponent_gap(_train(ctx)),
+          control=lambda ctx: exponent_gap(_linear_web(ctx)),
+          control_setting=LINEAR_WEB,
+          paper_value="slope -1.152 measured vs -1.283 predicted (alpha = 0.283; thresholds read at 80% accuracy, Sec. "
+                      "5)",
+          seeds=SIZE_LAW_SEEDS),
 ]

@@ -16,9 +16,9 @@ from __future__ import annotations
 from sims.local_sgd import TORCH, TOY
 
 from .claims import NOT_READ, Claim, Context, Expect
+from .read import scalar, scalar_of
 
 PAPER = "local_sgd"
-NAN = float("nan")
 GAIN_BAND = ("the slow flows' gain 0.31 with a stated margin (at least 0.2: most of the predicted gain; at most "
              "0.45); 0.15-1.0 when the check was written, narrowed in review after the first measurement")
 
@@ -43,12 +43,9 @@ def _short(ctx: Context):
     return _toy(ctx, steps=base.H * max(1, base.steps // (100 * base.H)))
 
 
-def _scalar(runs, key: str) -> list[float]:
-    out = []
-    for r in runs:
-        v = r.scalars[key]
-        out.append(NAN if v is None else float(v))
-    return out
+def _h1(ctx: Context):
+    """One local step per round (H = 1: Local SGD is SGD), 70% of the step budget (enough to cross)."""
+    return _toy(ctx, H=1, steps=7 * TOY.presets[ctx.preset].steps // 10)
 
 
 def _torch(ctx: Context, **overrides):
@@ -65,63 +62,85 @@ def torch_trace_gain(res) -> list[float]:
 def tracking_band(runs) -> list[float]:
     """Per seed: the larger of the SGD and Local SGD gaps between the path-mean discrete sharpness and the
     slow SDE's, relative to lambda0 - 2."""
-    return [max(a, b) for a, b in zip(_scalar(runs, "band_sgd"), _scalar(runs, "band_local"))]
+    return [max(a, b) for a, b in zip(scalar(runs, "band_sgd"), scalar(runs, "band_local"))]
+
+
+def tracking_band_of_toy(ctx: Context) -> list[float]:
+    return tracking_band(_toy(ctx))
+
+
+def torch_trace_gain_of_run(ctx: Context) -> list[float]:
+    return torch_trace_gain(_torch(ctx))
+
+
+def torch_trace_gain_of_short_run(ctx: Context) -> list[float]:
+    """The same gain after 1/100 of the steps."""
+    return torch_trace_gain(_torch(ctx, steps=TORCH.presets[ctx.preset].steps // 100))
 
 
 CLAIMS = [
-    Claim("slow_sde_tracks_discrete", PAPER, "Sec. 3, slow SDE theorems for SGD and Local SGD (label noise)",
-          "on the time scale eta^-2 steps, with alpha = eta H fixed, SGD and Local SGD follow their slow SDEs, "
-          "whose drifts differ by (K-1)/(2B) grad^3 L[Psi_hat]",
-          "max over time of |mean discrete sharpness - slow SDE sharpness| / (lambda0 - 2), worse of SGD and "
-          "Local SGD (toy, quick: eta = 0.025, K = 4, H = 20, alpha = 0.5)",
-          Expect(0.0, 0.04, origin="a stated tolerance of the order of the learning rate (eta = 0.025; a slow SDE "
-                 "is a weak approximation with O(eta)-size error); 0.05 when the check was written, narrowed to "
-                 "0.04 in review after the first measurement"),
-          lambda ctx: tracking_band(_toy(ctx)),
-          lambda ctx: _scalar(_toy(ctx), "band_local_vs_sgd_sde"),
-          "Local SGD run compared with the SGD slow SDE (the (K-1) drift term dropped)", source_status=NOT_READ),
-    Claim("local_sgd_speedup_factor", PAPER, "Sec. 3, comparison of the slow SDEs (drift 1 + (K-1) psi(2 alpha lambda))",
-          "Local SGD reduces sharpness faster than SGD, by the factor the slow SDEs predict",
-          "measured speed-up T_SGD / T_Local to bring sharpness from 6 to 4, over the slow-SDE prediction",
-          Expect(0.93, 1.07, origin="a stated rule: within 7% of the slow-SDE prediction (0.9-1.1 when the check "
-                 "was written, narrowed in review after the first measurement); not derived from the theorem"),
-          lambda ctx: _scalar(_toy(ctx), "speedup_ratio"),
-          lambda ctx: _scalar(_large_lr(ctx), "speedup_ratio"),
-          "learning rate 10x larger at the same slow time and alpha (quick: eta = 0.25, H = 2, 96 steps)",
-          source_status=NOT_READ),
-    Claim("gain_needs_long_training", PAPER, "Sec. 1 contribution (iii), Sec. 4 (when: long enough training)",
-          "with a small learning rate and long enough training Local SGD ends flatter than SGD; with too short "
-          "training the gain is absent",
-          "(sharpness_SGD - sharpness_Local) / (lambda0 - 2) at the end of the step budget (slow flows: 0.31)",
-          Expect(0.2, 0.45, origin=GAIN_BAND),
-          lambda ctx: _scalar(_toy(ctx), "final_gain"),
-          lambda ctx: _scalar(_short(ctx), "final_gain"),
-          "about 1% of the step budget in whole rounds (quick: 80 steps, slow time 0.05)", source_status=NOT_READ),
-    Claim("gain_needs_small_lr", PAPER, "Sec. 1 contribution (iii), Sec. 4 (when: small learning rate)",
-          "with a small learning rate Local SGD ends flatter than SGD; with a large learning rate the gain is "
-          "lost (here: most of it, at the same slow time eta^2 * steps and the same alpha = eta H)",
-          "(sharpness_SGD - sharpness_Local) / (lambda0 - 2) at the end of the step budget (slow flows: 0.31)",
-          Expect(0.2, 0.45, origin=GAIN_BAND),
-          lambda ctx: _scalar(_toy(ctx), "final_gain"),
-          lambda ctx: _scalar(_large_lr(ctx), "final_gain"),
-          "learning rate 10x larger at the same slow time and alpha (quick: eta = 0.25, H = 2, 96 steps)",
-          source_status=NOT_READ),
-    Claim("h1_is_sgd", PAPER, "Sec. 3 (limits of the Local SGD slow SDE: alpha -> 0 gives SGD's)",
-          "with one local step per round Local SGD is SGD: no speed-up",
-          "speed-up T_SGD / T_Local with H = 1 (70% of the step budget suffices to cross)",
-          Expect(0.95, 1.05, origin="a stated rule: equal within 5% (H = 1 makes the two algorithms the same "
-                 "update, so only the seeds' path noise separates them)"),
-          lambda ctx: _scalar(_toy(ctx, H=1, steps=7 * TOY.presets[ctx.preset].steps // 10), "speedup"),
-          lambda ctx: _scalar(_toy(ctx), "speedup"),
-          "H = 20 (alpha = 0.5)", source_status=NOT_READ),
-    Claim("torch_flatter", PAPER, "Sec. 2, Fig. 1 / Sec. 4 (post-local SGD reaches flatter minima)",
-          "from a common trained model, Local SGD at small learning rate and long training ends at lower sharpness "
-          "than SGD with the same learning rate and total batch",
-          "(tr H after SGD - tr H after Local SGD) / tr H at the start (two-layer tanh MLP, label noise, "
-          "Gauss-Newton trace, 4 batched seeds)",
-          Expect(0.05, 1.0, origin="a stated rule: a gain of at least 5% of the starting trace (the paper gives no "
-                 "size for it at this scale); the upper end is the largest possible gain"),
-          lambda ctx: torch_trace_gain(_torch(ctx)),
-          lambda ctx: torch_trace_gain(_torch(ctx, steps=TORCH.presets[ctx.preset].steps // 100)),
-          "1/100 of the steps (short training)", source_status=NOT_READ),
+    Claim(name="slow_sde_tracks_discrete", paper=PAPER,
+          source="Sec. 3, slow SDE theorems for SGD and Local SGD (label noise)", source_status=NOT_READ,
+          statement="on the time scale eta^-2 steps, with alpha = eta H fixed, SGD and Local SGD follow their slow "
+                    "SDEs, whose drifts differ by (K-1)/(2B) grad^3 L[Psi_hat]",
+          measurement="max over time of |mean discrete sharpness - slow SDE sharpness| / (lambda0 - 2), worse of SGD "
+                      "and Local SGD (toy, quick: eta = 0.025, K = 4, H = 20, alpha = 0.5)",
+          expect=Expect(0.0, 0.04, origin="a stated tolerance of the order of the learning rate (eta = 0.025; a slow "
+                        "SDE is a weak approximation with O(eta)-size error); 0.05 when the check was written, "
+                        "narrowed to 0.04 in review after the first measurement"),
+          measure=tracking_band_of_toy,
+          control=scalar_of(_toy, "band_local_vs_sgd_sde"),
+          control_setting="Local SGD run compared with the SGD slow SDE (the (K-1) drift term dropped)"),
+    Claim(name="local_sgd_speedup_factor", paper=PAPER,
+          source="Sec. 3, comparison of the slow SDEs (drift 1 + (K-1) psi(2 alpha lambda))", source_status=NOT_READ,
+          statement="Local SGD reduces sharpness faster than SGD, by the factor the slow SDEs predict",
+          measurement="measured speed-up T_SGD / T_Local to bring sharpness from 6 to 4, over the slow-SDE prediction",
+          expect=Expect(0.93, 1.07, origin="a stated rule: within 7% of the slow-SDE prediction (0.9-1.1 when the "
+                        "check was written, narrowed in review after the first measurement); not derived from the "
+                        "theorem"),
+          measure=scalar_of(_toy, "speedup_ratio"),
+          control=scalar_of(_large_lr, "speedup_ratio"),
+          control_setting="learning rate 10x larger at the same slow time and alpha (quick: eta = 0.25, H = 2, "
+                          "96 steps)"),
+    Claim(name="gain_needs_long_training", paper=PAPER,
+          source="Sec. 1 contribution (iii), Sec. 4 (when: long enough training)", source_status=NOT_READ,
+          statement="with a small learning rate and long enough training Local SGD ends flatter than SGD; with too "
+                    "short training the gain is absent",
+          measurement="(sharpness_SGD - sharpness_Local) / (lambda0 - 2) at the end of the step budget (slow flows: "
+                      "0.31)",
+          expect=Expect(0.2, 0.45, origin=GAIN_BAND),
+          measure=scalar_of(_toy, "final_gain"),
+          control=scalar_of(_short, "final_gain"),
+          control_setting="about 1% of the step budget in whole rounds (quick: 80 steps, slow time 0.05)"),
+    Claim(name="gain_needs_small_lr", paper=PAPER,
+          source="Sec. 1 contribution (iii), Sec. 4 (when: small learning rate)", source_status=NOT_READ,
+          statement="with a small learning rate Local SGD ends flatter than SGD; with a large learning rate the gain "
+                    "is lost (here: most of it, at the same slow time eta^2 * steps and the same alpha = eta H)",
+          measurement="(sharpness_SGD - sharpness_Local) / (lambda0 - 2) at the end of the step budget (slow flows: "
+                      "0.31)",
+          expect=Expect(0.2, 0.45, origin=GAIN_BAND),
+          measure=scalar_of(_toy, "final_gain"),
+          control=scalar_of(_large_lr, "final_gain"),
+          control_setting="learning rate 10x larger at the same slow time and alpha (quick: eta = 0.25, H = 2, "
+                          "96 steps)"),
+    Claim(name="h1_is_sgd", paper=PAPER,
+          source="Sec. 3 (limits of the Local SGD slow SDE: alpha -> 0 gives SGD's)", source_status=NOT_READ,
+          statement="with one local step per round Local SGD is SGD: no speed-up",
+          measurement="speed-up T_SGD / T_Local with H = 1 (70% of the step budget suffices to cross)",
+          expect=Expect(0.95, 1.05, origin="a stated rule: equal within 5% (H = 1 makes the two algorithms the same "
+                        "update, so only the seeds' path noise separates them)"),
+          measure=scalar_of(_h1, "speedup"),
+          control=scalar_of(_toy, "speedup"),
+          control_setting="H = 20 (alpha = 0.5)"),
+    Claim(name="torch_flatter", paper=PAPER,
+          source="Sec. 2, Fig. 1 / Sec. 4 (post-local SGD reaches flatter minima)", source_status=NOT_READ,
+          statement="from a common trained model, Local SGD at small learning rate and long training ends at lower "
+                    "sharpness than SGD with the same learning rate and total batch",
+          measurement="(tr H after SGD - tr H after Local SGD) / tr H at the start (two-layer tanh MLP, label noise, "
+                      "Gauss-Newton trace, 4 batched seeds)",
+          expect=Expect(0.05, 1.0, origin="a stated rule: a gain of at least 5% of the starting trace (the paper "
+                        "gives no size for it at this scale); the upper end is the largest possible gain"),
+          measure=torch_trace_gain_of_run,
+          control=torch_trace_gain_of_short_run,
+          control_setting="1/100 of the steps (short training)"),
 ]

@@ -28,6 +28,7 @@ import numpy as np
 from sims.mifa import NONCONVEX, QUADRATIC
 
 from .claims import NOT_READ, OURS, READ, Claim, Context, Expect
+from .read import number
 
 PAPER = "mifa"
 NAN = float("nan")
@@ -80,15 +81,10 @@ def wait_ratio(runs, pattern: str, ref_runs) -> list[float]:
     sampled sets of the label-pattern run (the prediction)."""
     out = []
     for r, ref in zip(runs, ref_runs):
-        predicted = _num(ref.scalars["label"]["fedavg_wait"]["wait_predicted"])
-        measured = _num(r.scalars[pattern]["fedavg_wait"]["wait_measured"])
+        predicted = number(ref.scalars["label"]["fedavg_wait"]["wait_predicted"])
+        measured = number(r.scalars[pattern]["fedavg_wait"]["wait_measured"])
         out.append(measured / predicted if np.isfinite(predicted) else NAN)
     return out
-
-
-def _num(x) -> float:
-    """A stored number (NaN is written to JSON as null)."""
-    return NAN if x is None else float(x)
 
 
 def improvement_gap(runs, pattern: str, ref_runs) -> list[float]:
@@ -103,68 +99,80 @@ def nonconvex_slope(runs, name: str) -> list[float]:
 
 
 CLAIMS = [
-    Claim("mifa_rate_strongly_convex", PAPER,
-          "Abstract; Sec. 1 (strongly convex smooth, non-i.i.d.: minimax-optimal O(1/T)); theorem number not "
-          "retrievable",
-          "MIFA converges to the true optimum at rate O(1/T) under arbitrary device unavailability",
-          "log-log slope of mean ||w_t - w*||^2 vs t over the last decade (quadratics, label-correlated p_i)",
-          Expect(-1.15, -0.85, origin="a stated rule: the rate's exponent -1 within 0.15 (a fit over one decade of "
-                 "rounds)" + REVIEWED.format(old="-1.25 to -0.75")),
-          lambda ctx: slope(_label(ctx), "label", "mifa"),
-          lambda ctx: slope(_label(ctx), "label", "memoryless"),
-          "MIFA with its memory removed (inactive devices' table entries zeroed)", paper_value="O(1/T)",
-          source_status=NOT_READ),
-    Claim("mifa_unbiased", PAPER,
-          "Abstract; Sec. 1 (MIFA corrects the gradient bias using the memorized latest updates)",
-          "MIFA is not biased by label-correlated availability: it reaches w*, not the participation-weighted point",
-          "log10(final ||w_T - w*||^2 / ||w_b - w*||^2), w_b the available-only fixed point (closed form, ours)",
-          Expect(-math.inf, -2.0, origin="a stated rule: at least 100 times closer to w* than the biased point "
-                 "(no bias at the scale of the floor); not derived"),
-          lambda ctx: log_gap_to_floor(_label(ctx), "mifa"),
-          lambda ctx: log_gap_to_floor(_label(ctx), "memoryless"),
-          "MIFA with its memory removed", source_status=READ),
-    Claim("biased_fedavg_floor", PAPER,
-          "Sec. 1 and baselines (biased FedAvg averages the active devices only); closed form ours",
-          "FedAvg over the available devices stalls at the participation-weighted point w_b = sum q_i a_i c_i / "
-          "sum q_i a_i",
-          "final ||w_T - w*||^2 of biased FedAvg over the predicted floor ||w_b - w*||^2",
-          Expect(0.97, 1.03, origin="a stated rule: the closed-form floor within 3%" + REVIEWED.format(
-              old="0.9-1.1")),
-          lambda ctx: floor_ratio(_label(ctx), _label(ctx), "label"),
-          lambda ctx: floor_ratio(_uniform(ctx), _label(ctx), "uniform"),
-          "availability unrelated to the data (all p_i equal): the floor vanishes", source_status=OURS),
-    Claim("fedavg_wait_latency", PAPER,
-          "Abstract; Sec. 1 (FedAvg's convergence is severely influenced by straggling devices); formula ours",
-          "FedAvg that waits for its S sampled devices makes one update per E[max_{i in S} Geom(p_i)] rounds",
-          "measured rounds per FedAvg(S) update over the exact E[max Geom] of the sampled sets (S = 20 of 50)",
-          Expect(0.95, 1.05, origin="a stated rule: the exact E[max Geom] within 5%" + REVIEWED.format(
-              old="0.9-1.1")),
-          lambda ctx: wait_ratio(_label(ctx), "label", _label(ctx)),
-          lambda ctx: wait_ratio(_always(ctx), "always", _label(ctx)),
-          "the same FedAvg(S) with every device always available (no straggler: one update per round) against "
-          "the label-pattern prediction", source_status=OURS),
-    Claim("case_study_improvement", PAPER,
-          "Abstract (case study: explicit improvement over baselines); the paper's formula not retrievable, "
-          "ours: latency E[max Geom] x ratio of the 1/T constants",
-          "MIFA needs fewer rounds than FedAvg(S) by the predicted factor",
-          "log10(measured rounds FedAvg(S)/rounds MIFA for equal error, from t*err over the last half / "
-          "predicted improvement)",
-          Expect(-0.2, 0.2, origin="a stated rule: the predicted improvement within a factor 10^0.2 = 1.6 (the "
-                 "prediction is an order-of-magnitude case study)" + REVIEWED.format(old="+-0.25")),
-          lambda ctx: improvement_gap(_label(ctx), "label", _label(ctx)),
-          lambda ctx: improvement_gap(_always(ctx), "always", _label(ctx)),
-          "every device always available (no latency, no staleness) against the label-pattern prediction",
-          source_status=OURS),
-    Claim("nonconvex_gradient_rate", PAPER,
-          "Abstract; Sec. 1 (non-convex smooth: minimax-optimal O(1/sqrt(T)) for the squared gradient norm). "
-          "Per Xiang et al. (NeurIPS 2024, Sec. 2) the theorem assumes an absolute bound on the inactive period "
-          "and a Lipschitz Hessian; Bernoulli availability has no absolute bound (finite in every run)",
-          "with a constant step eta ~ 1/sqrt(T), MIFA's average squared gradient norm decays as T^(-1/2)",
-          "slope of log (1/T) sum_t ||grad f(w_t)||^2 vs log T, T = 500..4000, eta = 5/sqrt(T) (log(1+x^2) "
-          "device losses, label-correlated Bernoulli availability)",
-          Expect(-0.6, -0.4, origin="a stated rule: the exponent -1/2 within 0.1" + REVIEWED.format(
-              old="-0.75 to -0.25")),
-          lambda ctx: nonconvex_slope(_nonconvex(ctx), "mifa"),
-          lambda ctx: nonconvex_slope(_nonconvex(ctx), "memoryless"),
-          "MIFA with its memory removed", paper_value="O(1/sqrt(T))", source_status=NOT_READ),
+    Claim(name="mifa_rate_strongly_convex", paper=PAPER,
+          source="Abstract; Sec. 1 (strongly convex smooth, non-i.i.d.: minimax-optimal O(1/T)); theorem number not "
+                 "retrievable",
+          source_status=NOT_READ,
+          statement="MIFA converges to the true optimum at rate O(1/T) under arbitrary device unavailability",
+          measurement="log-log slope of mean ||w_t - w*||^2 vs t over the last decade (quadratics, label-correlated "
+                      "p_i)",
+          expect=Expect(-1.15, -0.85, origin="a stated rule: the rate's exponent -1 within 0.15 (a fit over one decade "
+                                             "of rounds)" + REVIEWED.format(old="-1.25 to -0.75")),
+          measure=lambda ctx: slope(_label(ctx), "label", "mifa"),
+          control=lambda ctx: slope(_label(ctx), "label", "memoryless"),
+          control_setting="MIFA with its memory removed (inactive devices' table entries zeroed)",
+          paper_value="O(1/T)"),
+    Claim(name="mifa_unbiased", paper=PAPER,
+          source="Abstract; Sec. 1 (MIFA corrects the gradient bias using the memorized latest updates)",
+          source_status=READ,
+          statement="MIFA is not biased by label-correlated availability: it reaches w*, not the "
+                    "participation-weighted point",
+          measurement="log10(final ||w_T - w*||^2 / ||w_b - w*||^2), w_b the available-only fixed point (closed form, "
+                      "ours)",
+          expect=Expect(-math.inf, -2.0, origin="a stated rule: at least 100 times closer to w* than the biased point "
+                                                "(no bias at the scale of the floor); not derived"),
+          measure=lambda ctx: log_gap_to_floor(_label(ctx), "mifa"),
+          control=lambda ctx: log_gap_to_floor(_label(ctx), "memoryless"),
+          control_setting="MIFA with its memory removed"),
+    Claim(name="biased_fedavg_floor", paper=PAPER,
+          source="Sec. 1 and baselines (biased FedAvg averages the active devices only); closed form ours",
+          source_status=OURS,
+          statement="FedAvg over the available devices stalls at the participation-weighted point w_b = sum q_i a_i "
+                    "c_i / sum q_i a_i",
+          measurement="final ||w_T - w*||^2 of biased FedAvg over the predicted floor ||w_b - w*||^2",
+          expect=Expect(0.97, 1.03, origin="a stated rule: the closed-form floor within 3%"
+                                           + REVIEWED.format(old="0.9-1.1")),
+          measure=lambda ctx: floor_ratio(_label(ctx), _label(ctx), "label"),
+          control=lambda ctx: floor_ratio(_uniform(ctx), _label(ctx), "uniform"),
+          control_setting="availability unrelated to the data (all p_i equal): the floor vanishes"),
+    Claim(name="fedavg_wait_latency", paper=PAPER,
+          source="Abstract; Sec. 1 (FedAvg's convergence is severely influenced by straggling devices); formula ours",
+          source_status=OURS,
+          statement="FedAvg that waits for its S sampled devices makes one update per E[max_{i in S} Geom(p_i)] rounds",
+          measurement="measured rounds per FedAvg(S) update over the exact E[max Geom] of the sampled sets (S = 20 of "
+                      "50)",
+          expect=Expect(0.95, 1.05, origin="a stated rule: the exact E[max Geom] within 5%"
+                                           + REVIEWED.format(old="0.9-1.1")),
+          measure=lambda ctx: wait_ratio(_label(ctx), "label", _label(ctx)),
+          control=lambda ctx: wait_ratio(_always(ctx), "always", _label(ctx)),
+          control_setting="the same FedAvg(S) with every device always available (no straggler: one update per round) "
+                          "against the label-pattern prediction"),
+    Claim(name="case_study_improvement", paper=PAPER,
+          source="Abstract (case study: explicit improvement over baselines); the paper's formula not retrievable, "
+                 "ours: latency E[max Geom] x ratio of the 1/T constants",
+          source_status=OURS,
+          statement="MIFA needs fewer rounds than FedAvg(S) by the predicted factor",
+          measurement="log10(measured rounds FedAvg(S)/rounds MIFA for equal error, from t*err over the last half / "
+                      "predicted improvement)",
+          expect=Expect(-0.2, 0.2, origin="a stated rule: the predicted improvement within a factor 10^0.2 = 1.6 (the "
+                                          "prediction is an order-of-magnitude case study)"
+                                          + REVIEWED.format(old="+-0.25")),
+          measure=lambda ctx: improvement_gap(_label(ctx), "label", _label(ctx)),
+          control=lambda ctx: improvement_gap(_always(ctx), "always", _label(ctx)),
+          control_setting="every device always available (no latency, no staleness) against the label-pattern "
+                          "prediction"),
+    Claim(name="nonconvex_gradient_rate", paper=PAPER,
+          source="Abstract; Sec. 1 (non-convex smooth: minimax-optimal O(1/sqrt(T)) for the squared gradient norm). "
+                 "Per Xiang et al. (NeurIPS 2024, Sec. 2) the theorem assumes an absolute bound on the inactive period "
+                 "and a Lipschitz Hessian; Bernoulli availability has no absolute bound (finite in every run)",
+          source_status=NOT_READ,
+          statement="with a constant step eta ~ 1/sqrt(T), MIFA's average squared gradient norm decays as T^(-1/2)",
+          measurement="slope of log (1/T) sum_t ||grad f(w_t)||^2 vs log T, T = 500..4000, eta = 5/sqrt(T) (log(1+x^2) "
+                      "device losses, label-correlated Bernoulli availability)",
+          expect=Expect(-0.6, -0.4, origin="a stated rule: the exponent -1/2 within 0.1"
+                                           + REVIEWED.format(old="-0.75 to -0.25")),
+          measure=lambda ctx: nonconvex_slope(_nonconvex(ctx), "mifa"),
+          control=lambda ctx: nonconvex_slope(_nonconvex(ctx), "memoryless"),
+          control_setting="MIFA with its memory removed",
+          paper_value="O(1/sqrt(T))"),
 ]

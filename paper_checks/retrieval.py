@@ -81,15 +81,15 @@ def recall_excess(ctx: Context) -> list[float]:
 
 
 def transformer_excess(ctx: Context) -> list[float]:
-    """Control of `recall_excess`: the same excess for the trained Transformer, checked against the ceiling of the
-    largest RNN's state, max over m of acc(m) - P*(s_max, m, V). The Transformer's memory (its cache of keys and
-    values) grows with the context, so Thm 4.6 does not bound it by any fixed s: it may beat the ceiling."""
+    """Control of `recall_excess`: the same measurement with the trained Transformer in the place of each RNN, max
+    over the RNNs' state sizes s and over m of acc_Transformer(m) - P*(s, m, V). The Transformer's memory (its cache
+    of keys and values) grows with the context, so Thm 4.6 bounds it by no fixed s: it may beat the ceilings."""
     out = []
     for r in ctx.results(RECALL):
         a, s = r.arrays, r.scalars
-        s_max = float(max(s["state_bits"]))
-        bound = ar_success_upper_bound(s_max, a["m"], r.config["n_values"])
-        out.append(float(np.max(a["acc"][s["models"].index("transformer")] - bound)))
+        acc = a["acc"][s["models"].index("transformer")]
+        bound = np.array([ar_success_upper_bound(float(b), a["m"], r.config["n_values"]) for b in s["state_bits"]])
+        out.append(float(np.max(acc[None, :] - bound)))
     return out
 
 
@@ -121,61 +121,87 @@ def crossover_slope(ctx: Context, reset: bool = False) -> list[float]:
 
 
 CLAIMS = [
-    Claim("streaming_bound", PAPER, "Thm 4.6 (Fano form, ours: theory.retrieval.ar_success_upper_bound)",
-          "no RNN with an s-bit state answers associative recall over m pairs better than the memory allows",
-          "max over s, m of the s-bit streaming agent's accuracy minus P*(s, m, V)",
-          Expect(-1.0, 0.01, origin=CEILING.format(tol="0.01", n="the agent's sampled episodes")),
-          streaming_excess, lambda ctx: streaming_excess(ctx, cheat=True),
-          "agent storing 4x the bits it is checked against", source_status=OURS),
-    Claim("attention_beats_streaming", PAPER, "Thm 4.6",
-          "a constant-size Transformer retrieves from any context while an RNN with o(n) bits fails",
-          "full-context accuracy minus the 128-bit agent's at m = 64 pairs",
-          Expect(0.3, 1.0, origin="a stated rule: a gap of at least 0.3 in accuracy (the theorem is asymptotic "
-                 "and gives no size for it at m = 64)"),
-          attention_gap, lambda ctx: attention_gap(ctx, fits=True), "m small enough that all pairs fit in 128 bits",
-          source_status=SECONDARY),
-    Claim("istree_budget_bound", PAPER, "Thm 4.7 (INDEX gadget, Fano form, ours: theory.retrieval)",
-          "IsTree needs Omega(n) bits of memory: a decider's accuracy is capped by its state size",
-          "max over k of the budgeted decider's accuracy minus the Fano ceiling for its state (n = 128)",
-          Expect(-1.0, 0.02, origin=CEILING.format(tol="0.02", n="the sampled graphs")),
-          budget_excess, lambda ctx: budget_excess(ctx, union_find=True),
-          "union-find (896 bits) counted as the smallest budget (50 bits)", source_status=OURS),
-    Claim("rag_controller_exact", PAPER, "Sec. 5 (in-context RAG)",
-          "with in-context retrieval an RNN with O(log n) bits solves IsTree exactly via chain of thought",
-          "the controller's lowest accuracy over families and n = 16..128",
-          Expect(0.999, 1.0, origin="exactness: the controller is a deterministic algorithm the paper says is "
-                 "exact, so any error is a defect; 0.999 leaves room for nothing but float rounding of the mean"),
-          controller_accuracy, lambda ctx: controller_accuracy(ctx, retrieval=False), "retrieval disabled",
-          source_status=SECONDARY),
-    Claim("rag_controller_small_state", PAPER, "Sec. 5 vs Thm 4.7",
-          "the retrieval-augmented RNN needs only O(log n) bits, below the Omega(n) any RNN without retrieval needs",
-          "controller state bits / (n - 3) at the largest n",
-          Expect(0.0, 1.0, origin="the theorem's comparison itself: fewer bits than the n - 3 lower bound for "
-                 "retrieval-free deciders (ratio below 1)"),
-          controller_bits_ratio, lambda ctx: controller_bits_ratio(ctx, union_find=True),
-          "union-find's n log n bits instead", source_status=SECONDARY),
-    Claim("recall_bound", PAPER, "Thm 4.6 (Fano form, ours: theory.retrieval.ar_success_upper_bound)",
-          "a trained RNN whose state holds s bits cannot beat the s-bit ceiling on associative recall",
-          "max over state sizes and m of the quantised RNN's accuracy minus P*(s, m, V)",
-          Expect(-1.0, 0.03, origin=CEILING.format(tol="0.03", n="the evaluation episodes")),
-          recall_excess, transformer_excess,
-          "the trained Transformer (memory grows with the context) against the largest RNN's ceiling",
-          source_status=OURS),
-    Claim("attention_solves_recall", PAPER, "Thm 4.6 (Transformer), Thm 5.6 (hybrid)",
-          "a constant-size Transformer and an RNN with one attention layer solve associative recall at every "
-          "size, where the RNN falls to its bound",
-          "lowest accuracy over m of the Transformer and the hybrid",
-          Expect(0.9, math.inf, origin="a stated rule: 'solves' read as at least 90% first-query accuracy at every "
-                 "m (the paper's theorems are constructions; they give no accuracy for a trained model)"),
-          attention_recall, lambda ctx: attention_recall(ctx, rnn=True), "the largest RNN instead",
-          source_status=SECONDARY),
-    Claim("crossover_grows_with_state", PAPER, "Thm 4.6 (retrieval from a context at most linear in the state)",
-          "an RNN can retrieve reliably only from a context whose length is at most linear in its state size, so "
-          "the crossover number of pairs grows with the state (the Fano ceiling on m* grows linearly; trained "
-          "small-state RNNs sit far below it and may grow faster at small s)",
-          "slope of ln m* (accuracy < threshold 0.6) against ln s over RNN state sizes",
-          Expect(0.5, math.inf, origin="a stated rule: the ceiling's m* grows linearly in s (slope 1, ours); "
-                 "growth at least half as fast counts as growing with the state"),
-          crossover_slope, lambda ctx: crossover_slope(ctx, reset=True), "state zeroed at the boundary",
-          source_status=OURS),
+    Claim(name="streaming_bound", paper=PAPER,
+          source="Thm 4.6 (Fano form, ours: theory.retrieval.ar_success_upper_bound)",
+          source_status=OURS,
+          statement="no RNN with an s-bit state answers associative recall over m pairs better than the memory allows",
+          measurement="max over s, m of the s-bit streaming agent's accuracy minus P*(s, m, V)",
+          expect=Expect(-1.0, 0.01, origin=CEILING.format(tol="0.01", n="the agent's sampled episodes")),
+          measure=streaming_excess,
+          control=lambda ctx: streaming_excess(ctx, cheat=True),
+          control_setting="agent storing 4x the bits it is checked against"),
+    Claim(name="attention_beats_streaming", paper=PAPER,
+          source="Thm 4.6",
+          source_status=SECONDARY,
+          statement="a constant-size Transformer retrieves from any context while an RNN with o(n) bits fails",
+          measurement="full-context accuracy minus the 128-bit agent's at m = 64 pairs",
+          expect=Expect(0.3, 1.0, origin="a stated rule: a gap of at least 0.3 in accuracy (the theorem is asymptotic "
+                                         "and gives no size for it at m = 64)"),
+          measure=attention_gap,
+          control=lambda ctx: attention_gap(ctx, fits=True),
+          control_setting="m small enough that all pairs fit in 128 bits"),
+    Claim(name="istree_budget_bound", paper=PAPER,
+          source="Thm 4.7 (INDEX gadget, Fano form, ours: theory.retrieval)",
+          source_status=OURS,
+          statement="IsTree needs Omega(n) bits of memory: a decider's accuracy is capped by its state size",
+          measurement="max over k of the budgeted decider's accuracy minus the Fano ceiling for its state (n = 128)",
+          expect=Expect(-1.0, 0.02, origin=CEILING.format(tol="0.02", n="the sampled graphs")),
+          measure=budget_excess,
+          control=lambda ctx: budget_excess(ctx, union_find=True),
+          control_setting="union-find (896 bits) counted as the smallest budget (50 bits)"),
+    Claim(name="rag_controller_exact", paper=PAPER,
+          source="Sec. 5 (in-context RAG)",
+          source_status=SECONDARY,
+          statement="with in-context retrieval an RNN with O(log n) bits solves IsTree exactly via chain of thought",
+          measurement="the controller's lowest accuracy over families and n = 16..128",
+          expect=Expect(0.999, 1.0, origin="exactness: the controller is a deterministic algorithm the paper says is "
+                                           "exact, so any error is a defect; 0.999 leaves room for nothing but float "
+                                           "rounding of the mean"),
+          measure=controller_accuracy,
+          control=lambda ctx: controller_accuracy(ctx, retrieval=False),
+          control_setting="retrieval disabled"),
+    Claim(name="rag_controller_small_state", paper=PAPER,
+          source="Sec. 5 vs Thm 4.7",
+          source_status=SECONDARY,
+          statement="the retrieval-augmented RNN needs only O(log n) bits, below the Omega(n) any RNN without "
+                    "retrieval needs",
+          measurement="controller state bits / (n - 3) at the largest n",
+          expect=Expect(0.0, 1.0, origin="the theorem's comparison itself: fewer bits than the n - 3 lower bound for "
+                                         "retrieval-free deciders (ratio below 1)"),
+          measure=controller_bits_ratio,
+          control=lambda ctx: controller_bits_ratio(ctx, union_find=True),
+          control_setting="union-find's n log n bits instead"),
+    Claim(name="recall_bound", paper=PAPER,
+          source="Thm 4.6 (Fano form, ours: theory.retrieval.ar_success_upper_bound)",
+          source_status=OURS,
+          statement="a trained RNN whose state holds s bits cannot beat the s-bit ceiling on associative recall",
+          measurement="max over state sizes and m of the quantised RNN's accuracy minus P*(s, m, V)",
+          expect=Expect(-1.0, 0.03, origin=CEILING.format(tol="0.03", n="the evaluation episodes")),
+          measure=recall_excess,
+          control=transformer_excess,
+          control_setting="the trained Transformer (memory grows with the context) against the largest RNN's ceiling"),
+    Claim(name="attention_solves_recall", paper=PAPER,
+          source="Thm 4.6 (Transformer), Thm 5.6 (hybrid)",
+          source_status=SECONDARY,
+          statement="a constant-size Transformer and an RNN with one attention layer solve associative recall at every "
+                    "size, where the RNN falls to its bound",
+          measurement="lowest accuracy over m of the Transformer and the hybrid",
+          expect=Expect(0.9, math.inf, origin="a stated rule: 'solves' read as at least 90% first-query accuracy at "
+                                              "every m (the paper's theorems are constructions; they give no accuracy "
+                                              "for a trained model)"),
+          measure=attention_recall,
+          control=lambda ctx: attention_recall(ctx, rnn=True),
+          control_setting="the largest RNN instead"),
+    Claim(name="crossover_grows_with_state", paper=PAPER,
+          source="Thm 4.6 (retrieval from a context at most linear in the state)",
+          source_status=OURS,
+          statement="an RNN can retrieve reliably only from a context whose length is at most linear in its state "
+                    "size, so the crossover number of pairs grows with the state (the Fano ceiling on m* grows "
+                    "linearly; trained small-state RNNs sit far below it and may grow faster at small s)",
+          measurement="slope of ln m* (accuracy < threshold 0.6) against ln s over RNN state sizes",
+          expect=Expect(0.5, math.inf, origin="a stated rule: the ceiling's m* grows linearly in s (slope 1, ours); "
+                                              "growth at least half as fast counts as growing with the state"),
+          measure=crossover_slope,
+          control=lambda ctx: crossover_slope(ctx, reset=True),
+          control_setting="state zeroed at the boundary"),
 ]

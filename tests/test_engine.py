@@ -336,3 +336,26 @@ def test_active_cache_is_set_only_inside_a_cached_run(tmp_path):
     assert cache.active() is None
     cache.cached_run("toy.main", TOY.config("quick", seed=11), run, tmp_path, refresh=True)
     assert seen == [(tmp_path, True)] and cache.active() is None
+
+
+def test_fit_loglog_recovers_a_power_law_and_skips_invalid_points():
+    from sims.engine.curves import fit_loglog
+
+    x = np.array([1.0, 2.0, 4.0, 8.0, 16.0, 0.0, -1.0, np.nan])
+    y = 3.0 * np.where(x > 0, x, 1.0) ** -1.5
+    y[-3:] = [5.0, 5.0, 5.0]                       # paired with x <= 0 or NaN: must be dropped
+    fit = fit_loglog(x, y)
+    assert fit.points == 5
+    assert fit.slope == pytest.approx(-1.5, abs=1e-12) and fit.intercept == pytest.approx(np.log(3.0))
+    few = fit_loglog([1.0, 2.0, 0.0], [1.0, 2.0, 3.0], min_points=3)
+    assert few.points == 2 and np.isnan(few.slope) and np.isnan(few.slope_low)
+
+
+def test_training_steps_records_at_the_schedule_and_yields_each_update():
+    from sims.engine.curves import training_steps
+
+    recorded, updated = [], []
+    for step in training_steps(np.array([0, 3, 7]), recorded.append, "test"):
+        updated.append(step)
+    assert recorded == [0, 3, 7]                    # every evaluation step, the final one included
+    assert updated == list(range(7))                # one update between consecutive steps, none after the last

@@ -278,7 +278,7 @@ def test_linear_web_changes_only_the_web_and_no_size_can_store_it(preset):
 
 
 def test_quick_linear_web_keeps_each_key_as_often_seen_as_in_the_quick_web():
-    lin = linear_web(QUICK)            # the control measured in the README: 2000 keys, 6 facts, alphabet 45
+    lin = linear_web(QUICK)            # the control measured in docs/knapsack.md: 2000 keys, 6 facts, alphabet 45
     assert (lin.n_keys, lin.facts_per_web, lin.n_alphabet) == (2000, 6, 45)
     assert lin.facts_per_web / lin.n_keys == QUICK.facts_per_web / QUICK.n_keys
 

@@ -39,7 +39,9 @@ statement are still to be confirmed against the paper.
 Label noise (paper Sec. 3, label-noise corollary): Sigma = sigma^2 * Hessian on Gamma, so Sigma_par = 0 and
 the slow SDE is a deterministic flow; for SGD it is the Riemannian gradient flow of
 sigma^2/(4B) tr Hessian. For the bilinear toy of `sims.engine.toys.BilinearRegression`
-(L = (u.v - 1)^2 / 2, sharpness lambda = |u|^2 + |v|^2 >= 2 on Gamma) this reduces to one ODE for lambda:
+(L = (u.v - 1)^2 / 2, sharpness lambda = |u|^2 + |v|^2 >= 2 on Gamma; the flow in parameter space is
+`bilinear_slow_drift`, the one home of this toy's flow, which sims.local_sgd, theory.momentum and sims.momentum
+use) this reduces to one ODE for lambda:
       d lambda / dt = -4 c(lambda) (lambda^2 - 4) / lambda,
       c(lambda) = sigma^2/(4B) * (1 + (K - 1) psi(2 alpha lambda)),
 with the closed form lambda(t)^2 = 4 + (lambda0^2 - 4) exp(-2 sigma^2 t / B) for SGD.
@@ -183,6 +185,24 @@ def bilinear_rate(lam, sigma: float, batch: int, K: int = 1, alpha: float = 0.0)
     return -4.0 * c * (lam ** 2 - 4.0) / lam
 
 
+def bilinear_slow_drift(theta, sigma: float, batch: float, K: int = 1, alpha: float = 0.0) -> np.ndarray:
+    """Drift of the toy's label-noise slow flow in parameter space, theta = (u, v) [..., 2D] (any point, on Gamma
+    or off it: the Euler steps of an integration leave Gamma):
+        d zeta/dt = -c(lambda) P_zeta grad tr Hessian,  c(lambda) = sigma^2/(4B) (1 + (K-1) psi(2 alpha lambda)),
+    with lambda = tr Hessian = |theta|^2, grad tr Hessian = 2 theta and P the projector off the unit normal
+    n = g/|g|, g = (v, u), |g| = |theta|: P grad tr Hessian = 2 theta - 4 (u.v) g / |theta|^2.
+    K = 1 or alpha = 0 is SGD's flow, which normalised SGDM(eta, beta) follows too (theory.momentum, Thm 4.5 of
+    that paper). Time t = eta^2 * steps. Along the flow d lambda/dt = `bilinear_rate` (`bilinear_rate_symbolic`)."""
+    th = np.asarray(theta, dtype=float)
+    D = th.shape[-1] // 2
+    u, v = th[..., :D], th[..., D:]
+    g = np.concatenate([v, u], axis=-1)
+    uv = (u * v).sum(-1, keepdims=True)
+    lam = (th * th).sum(-1, keepdims=True)
+    c = sigma ** 2 / (4.0 * batch) * label_noise_ratio(K, alpha, lam)
+    return -c * (2.0 * th - 4.0 * uv * g / lam)
+
+
 def bilinear_sharpness_sgd(t, lam0: float, sigma: float, batch: int):
     """Closed form of the SGD slow flow on the toy: lambda(t) = sqrt(4 + (lambda0^2 - 4) e^{-2 sigma^2 t / B})."""
     t = np.asarray(t, dtype=float)
@@ -296,8 +316,8 @@ def bilinear_rate_symbolic():
 
 __all__ = [
     "LAMBDA_MIN", "averaging_period", "bilinear_rate", "bilinear_rate_symbolic", "bilinear_sharpness",
-    "bilinear_sharpness_sgd", "bilinear_speedup", "bilinear_third_contraction", "bilinear_time_to", "drift_factor",
-    "hessian_eig", "label_noise_ratio", "label_noise_ratio_discrete", "local_sgd_sde_diffusion", "psi", "psi_hat", "sgd_sde_diffusion",
-    "sgd_sde_drift", "sigma_hat_diamond", "slow_sde_diffusion", "slow_sde_drift", "steady_variance_symbolic",
-    "variance_factor_symbolic",
+    "bilinear_sharpness_sgd", "bilinear_slow_drift", "bilinear_speedup", "bilinear_third_contraction",
+    "bilinear_time_to", "drift_factor", "hessian_eig", "label_noise_ratio", "label_noise_ratio_discrete",
+    "local_sgd_sde_diffusion", "psi", "psi_hat", "sgd_sde_diffusion", "sgd_sde_drift", "sigma_hat_diamond",
+    "slow_sde_diffusion", "slow_sde_drift", "steady_variance_symbolic", "variance_factor_symbolic",
 ]

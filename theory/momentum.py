@@ -31,8 +31,9 @@ What the paper proves (statements confirmed as far as our sources reach; see the
 * Slow flow on the bilinear toy (sims.engine.toys.BilinearRegression, label noise): the slow SDE of SGD for
   label noise (Li, Wang, Arora 2022) is the deterministic flow d zeta/dt = -(sigma^2 / (4B)) P_zeta grad
   tr Hessian; on this toy it closes on the sharpness, lambda(t)^2 = 4 + (lambda0^2 - 4) exp(-2 sigma^2 t / B)
-  (``bilinear_slow_sharpness``, ``bilinear_slow_drift``). [ours; the 1/4 coefficient is the label-noise
-  case of Li et al., which our discrete runs reproduce, not a formula of the momentum paper]
+  (``bilinear_slow_sharpness``, ``bilinear_slow_drift``: SGD's flow of ``theory.local_sgd``, the toy's one home,
+  with this module's input checks). [ours; the 1/4 coefficient is the label-noise case of Li et al., which our
+  discrete runs reproduce, not a formula of the momentum paper]
 * Sec. 3 (last paragraph): for ``alpha > 1`` (momentum memory longer than the gradient time scale) the
   dynamics differ; in general the SDE picture needs ``eta * lambda_max << 1 - beta`` (``curvature_ratio``).
 
@@ -43,14 +44,16 @@ From these: the stationary variances (``sgd_stationary_variance``, ``sgdm_statio
 Ornstein-Uhlenbeck moments of the SDE (``ou_moments``), and the exact weak error on this toy, whose order in
 eta is ``1 - alpha`` (``quadratic_weak_order``), twice the paper's general upper bound. [ours]
 
-Everything here is pure numpy/scipy: no randomness, no I/O. Bad input raises ``ValueError`` naming the
-parameter.
+Everything here is pure numpy/scipy (and theory.local_sgd): no randomness, no I/O. Bad input raises
+``ValueError`` naming the parameter.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from . import local_sgd
 
 __all__ = [
     "Moments",
@@ -319,28 +322,22 @@ def quadratic_weak_error(sharpness, eff_lr, beta, temperature, x0, t: float) -> 
 
 def bilinear_slow_drift(theta, label_noise: float, batch_size: int = 1) -> np.ndarray:
     """Drift of the label-noise slow SDE on the toy L = (u.v - 1)^2/2, theta = (u, v) [..., 2D]:
-    -(sigma^2/(4B)) P grad tr H with tr H = |theta|^2 and P the projector off the normal g = (v, u):
-    P grad tr H = 2 theta - 4 (u.v) g / |theta|^2. On the clock t = k eta^2; the same flow for SGD(eta)
-    and normalised SGDM(eta, beta) (Thm 4.5). [ours]"""
-    th = _arr("theta", theta)
-    sigma2 = float(_arr("label_noise", label_noise, non_negative=True)) ** 2
-    B = float(_arr("batch_size", batch_size, positive=True))
-    D = th.shape[-1] // 2
-    u, v = th[..., :D], th[..., D:]
-    g = np.concatenate([v, u], axis=-1)
-    uv = (u * v).sum(-1, keepdims=True)
-    norm2 = (th * th).sum(-1, keepdims=True)
-    return -(sigma2 / (4.0 * B)) * (2.0 * th - 4.0 * uv * g / norm2)
+    -(sigma^2/(4B)) P grad tr H with tr H = |theta|^2 and P the projector off the normal g = (v, u). On the clock
+    t = k eta^2; the same flow for SGD(eta) and normalised SGDM(eta, beta) (Thm 4.5). SGD's flow of
+    `theory.local_sgd.bilinear_slow_drift` (K = 1), the toy's one home, with this module's input checks. [ours]"""
+    return local_sgd.bilinear_slow_drift(_arr("theta", theta),
+                                         float(_arr("label_noise", label_noise, non_negative=True)),
+                                         float(_arr("batch_size", batch_size, positive=True)))
 
 
 def bilinear_slow_sharpness(sharpness0, t, label_noise: float, batch_size: int = 1):
     """Sharpness lambda(t) = |zeta(t)|^2 under the slow flow started on the manifold at lambda0 >= 2:
     d lambda/dt = -(sigma^2/B)(lambda - 4/lambda), so lambda^2 = 4 + (lambda0^2 - 4) exp(-2 sigma^2 t / B).
-    Decreasing in t towards the flattest value 2. [ours]"""
+    Decreasing in t towards the flattest value 2. `theory.local_sgd.bilinear_sharpness_sgd` with this module's
+    input checks. [ours]"""
     lam0 = _arr("sharpness0", sharpness0)
     if np.any(lam0 < 2):
         raise ValueError(f"sharpness0 must be at least 2 on this toy's manifold, got {sharpness0!r}.")
     t = _arr("t", t, non_negative=True)
-    rate = 2.0 * float(_arr("label_noise", label_noise, non_negative=True)) ** 2 / float(
-        _arr("batch_size", batch_size, positive=True))
-    return _out(np.sqrt(4.0 + (lam0 ** 2 - 4.0) * np.exp(-rate * t)))
+    return _out(local_sgd.bilinear_sharpness_sgd(t, lam0, float(_arr("label_noise", label_noise, non_negative=True)),
+                                                 float(_arr("batch_size", batch_size, positive=True))))

@@ -1,10 +1,13 @@
-"""Helpers for training curves: evaluation schedules, threshold crossings and line fits."""
+"""Helpers for training curves: evaluation schedules, threshold crossings, line and power-law fits."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Iterator
 
 import numpy as np
 from scipy import stats
+
+from . import progress
 
 
 def eval_schedule(total_steps: int, n_log: int = 100, n_linear: int = 200) -> np.ndarray:
@@ -19,6 +22,32 @@ def eval_schedule(total_steps: int, n_log: int = 100, n_linear: int = 200) -> np
     lin_part = np.linspace(0, total_steps, num=max(n_linear, 2))
     steps = np.unique(np.concatenate([[0], np.rint(log_part), np.rint(lin_part)]).astype(np.int64))
     return steps[(steps >= 0) & (steps <= total_steps)]
+
+
+def training_steps(steps: np.ndarray, record: Callable[[int], None], desc: str,
+                   bar_every: int = 1000) -> Iterator[int]:
+    """The steps of a training loop evaluated at `steps` (increasing, the last one the final step, as from
+    `eval_schedule`): calls record(step) at each evaluation step, yields every step whose update comes next, and
+    ends once the last evaluation is recorded; a progress bar counts the steps in strides of `bar_every`.
+
+        for step in training_steps(steps, record, "name"):
+            ...one update...
+    """
+    total = int(steps[-1])
+    next_eval = 0
+    bar = progress.bar(total, desc)
+    try:
+        for step in range(total + 1):
+            if step == steps[next_eval]:
+                record(step)
+                next_eval += 1
+                if next_eval == len(steps):
+                    return
+            yield step
+            if step % bar_every == 0:
+                bar.update(min(bar_every, total - bar.n))
+    finally:
+        bar.close()
 
 
 def first_crossing(t: np.ndarray, y: np.ndarray, threshold: float, rising: bool = True) -> np.ndarray:
@@ -60,7 +89,8 @@ def value_at(t: np.ndarray, y: np.ndarray, t_query: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class LineFit:
-    """Least-squares line y = slope x + intercept with the slope's standard error and t-interval."""
+    """Least-squares line y = slope x + intercept with the slope's standard error and t-interval, over `points`
+    (x, y) pairs."""
 
     slope: float
     intercept: float
@@ -68,6 +98,7 @@ class LineFit:
     slope_low: float
     slope_high: float
     r2: float
+    points: int = 0
 
 
 def fit_line(x, y, level: float = 0.95) -> LineFit:
@@ -82,4 +113,16 @@ def fit_line(x, y, level: float = 0.95) -> LineFit:
     else:
         half = float("nan")
     return LineFit(float(res.slope), float(res.intercept), float(res.stderr),
-                   float(res.slope - half), float(res.slope + half), float(res.rvalue**2))
+                   float(res.slope - half), float(res.slope + half), float(res.rvalue**2), int(x.size))
+
+
+def fit_loglog(x, y, min_points: int = 2, level: float = 0.95) -> LineFit:
+    """Power law y ~ x^slope: `fit_line` of ln y on ln x over the pairs where both are finite and positive.
+    When fewer than `min_points` such pairs remain, every number of the fit is NaN (`points` still counts them)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    points = int(ok.sum())
+    if points < max(min_points, 2):
+        nan = float("nan")
+        return LineFit(nan, nan, nan, nan, nan, nan, points)
+    return fit_line(np.log(x[ok]), np.log(y[ok]), level)

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sims.engine import progress
-from sims.engine.curves import eval_schedule
+from sims.engine.curves import eval_schedule, training_steps
 from sims.engine.divergence import check_finite
 
 
@@ -86,21 +85,11 @@ def train(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, y_test: np.ndarray, 
         for k, r in refs.items():
             rec[f"cos_{k}"].append(wn @ r)
 
-    next_eval = 0
-    bar = progress.bar(total, desc)
-    for step in range(total + 1):
-        if step == steps[next_eval]:
-            record(step)
-            next_eval += 1
-            if next_eval == len(steps):
-                break
+    for step in training_steps(steps, record, desc):
         w = u * u - v * v
         m = yt * (w @ Xt.T)
         g = (-yt * torch.sigmoid(-m) / n) @ Xt  # dL/dw, (B, d)
         u, v = u - lr * (2 * u * g + lam * u), v - lr * (-2 * v * g + lam * v)
-        if step % 1000 == 0:
-            bar.update(min(1000, total - bar.n))
-    bar.close()
     out = {k: torch.stack(vals).cpu().numpy() for k, vals in rec.items()}
     out["steps"] = steps
     out["time"] = steps * lr

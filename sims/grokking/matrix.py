@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sims.engine import Experiment, Result, progress, rng, validate
+from sims.engine import Experiment, Result, rng, validate
 from sims.engine.cache import config_dict
-from sims.engine.curves import eval_schedule, first_crossing
+from sims.engine.curves import eval_schedule, first_crossing, training_steps
 from sims.engine.divergence import check_finite
 from sims.engine.torch_layer import resolve_device, single_thread
 from theory import grokking as theory
@@ -93,23 +93,13 @@ def _train(cfg: MatrixConfig, X_star: np.ndarray, obs: np.ndarray, test: np.ndar
         rec["param_norm"].append((U.flatten(1).pow(2).sum(-1) + V.flatten(1).pow(2).sum(-1)).sqrt())
 
     obs_t = torch.as_tensor(obs, device=device)
-    next_eval = 0
-    bar = progress.bar(total, "grokking.matrix")
-    for step in range(total + 1):
-        if step == steps[next_eval]:
-            record(step)
-            next_eval += 1
-            if next_eval == len(steps):
-                break
+    for step in training_steps(steps, record, "grokking.matrix"):
         Ur, Uc, Vr, Vc = U[:, rows], U[:, cols], V[:, rows], V[:, cols]
         w_obs = (Ur * Uc).sum(-1) - (Vr * Vc).sum(-1)          # (B, n) observed entries of W
         r = (2.0 / n) * (w_obs - target)                         # dLoss/dW_ij on the observed entries
         gU = torch.zeros_like(U).index_add_(1, rows, r[..., None] * Uc).index_add_(1, cols, r[..., None] * Ur)
         gV = torch.zeros_like(V).index_add_(1, rows, r[..., None] * Vc).index_add_(1, cols, r[..., None] * Vr)
         U, V = U - cfg.lr * (gU + lam_t * U), V - cfg.lr * (-gV + lam_t * V)
-        if step % 1000 == 0:
-            bar.update(min(1000, total - bar.n))
-    bar.close()
     out = {k: torch.stack(v).cpu().numpy() for k, v in rec.items()}
     out.update(steps=steps, time=steps * cfg.lr, alpha=alpha, lam=lam,
                W_final=(U @ U.transpose(1, 2) - V @ V.transpose(1, 2)).cpu().numpy())

@@ -36,9 +36,9 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-from sims.engine import Experiment, Result, progress, rng, validate
+from sims.engine import Experiment, Result, rng, validate
 from sims.engine.cache import config_dict
-from sims.engine.curves import eval_schedule, first_crossing, fit_line
+from sims.engine.curves import eval_schedule, first_crossing, fit_line, training_steps
 from sims.engine.divergence import check_finite
 from sims.engine.torch_layer import generator, resolve_device, single_thread
 
@@ -250,14 +250,7 @@ def _train_batch(cfg: ModularConfig, alpha: np.ndarray, lam: np.ndarray, train_i
             rec[f"{name}_loss"].append(loss)
             rec[f"{name}_acc"].append(acc)
 
-    next_eval = 0
-    bar = progress.bar(total, desc)
-    for step in range(total + 1):
-        if step == steps[next_eval]:
-            record(step)
-            next_eval += 1
-            if next_eval == len(steps):
-                break
+    for step in training_steps(steps, record, desc, bar_every=500):
         table = W1t.reshape(B * 2 * p, h)
         # hidden layer relu(W1 x + b1), (B, n, h), built in place (memory traffic dominates on the CPU)
         act = F.embedding(rows_a, table).add_(F.embedding(rows_b, table)).add_(b1[:, None, :]).relu_()
@@ -275,9 +268,6 @@ def _train_batch(cfg: ModularConfig, alpha: np.ndarray, lam: np.ndarray, train_i
         W1t = decay[:, None, None] * W1t - cfg.lr * g_W1t
         b1 = decay[:, None] * b1 - cfg.lr * g_b1
         W2 = decay[:, None, None] * W2 - cfg.lr * g_W2
-        if step % 500 == 0:
-            bar.update(min(500, total - bar.n))
-    bar.close()
     out = {k: torch.stack(v).cpu().numpy() for k, v in rec.items()}
     out.update(steps=steps, time=steps * cfg.lr,
                W1_final=W1t.transpose(1, 2).double().cpu().numpy(), b1_final=b1.double().cpu().numpy(),

@@ -16,7 +16,7 @@ import numpy as np
 
 from sims.engine import Experiment, Result, validate
 from sims.engine.cache import config_dict
-from sims.engine.curves import fit_line
+from sims.engine.curves import fit_loglog
 from theory import knapsack as K
 
 
@@ -91,14 +91,10 @@ def group_frequencies(cfg: PhaseConfig) -> np.ndarray:
 
 
 def fit_slope(x, y) -> dict:
-    """Least-squares slope of log y on log x with its interval."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
-    if ok.sum() < 3:
-        return {"slope": float("nan"), "low": float("nan"), "high": float("nan"), "r2": float("nan"),
-                "points": int(ok.sum())}
-    f = fit_line(np.log(x[ok]), np.log(y[ok]))
-    return {"slope": f.slope, "low": f.slope_low, "high": f.slope_high, "r2": f.r2, "points": int(ok.sum())}
+    """Least-squares slope of log y on log x with its interval (`fit_loglog` over at least three points), as the
+    phase study stores it."""
+    f = fit_loglog(x, y, min_points=3)
+    return {"slope": f.slope, "low": f.slope_low, "high": f.slope_high, "r2": f.r2, "points": f.points}
 
 
 # ---- the model solved numerically (no closed form): the measured side of the consistency checks ---------------

@@ -16,7 +16,7 @@ import numpy as np
 
 from sims.engine import Experiment, Result, cache, map_runs, validate
 from sims.engine.cache import config_dict
-from sims.engine.curves import fit_line
+from sims.engine.curves import fit_loglog
 from sims.engine.divergence import check_finite
 from sims.engine.nets import CausalTransformer, n_params
 from sims.engine.progress import bar as progress_bar
@@ -309,14 +309,9 @@ def knapsack_ratio_from_web_loss(f2, key_probs, n_values: int, n_people: int, fa
 
 
 def _loglog_fit(x, y) -> dict:
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
-    if ok.sum() < 2:
-        return {"slope": float("nan"), "low": float("nan"), "high": float("nan"), "intercept": float("nan"),
-                "points": int(ok.sum())}
-    f = fit_line(np.log(x[ok]), np.log(y[ok]))
-    return {"slope": f.slope, "low": f.slope_low, "high": f.slope_high, "intercept": f.intercept,
-            "points": int(ok.sum())}
+    """`fit_loglog` of y on x, as the training sweep stores it."""
+    f = fit_loglog(x, y)
+    return {"slope": f.slope, "low": f.slope_low, "high": f.slope_high, "intercept": f.intercept, "points": f.points}
 
 
 POINT = "knapsack.train_point"

@@ -20,6 +20,7 @@ import numpy as np
 from sims.engine import Experiment, Result, rng, validate
 from sims.engine.cache import config_dict
 from sims.engine.curves import fit_line
+from sims.engine.results import number
 from theory import mifa as theory
 
 from . import availability, simulate
@@ -161,11 +162,6 @@ def run_quadratic(cfg: QuadraticConfig) -> Result:
     return Result("mifa.quadratic", config_dict(cfg), scalars, arrays)
 
 
-def _num(x) -> float:
-    """A stored number (NaN was written to JSON as null)."""
-    return float("nan") if x is None else float(x)
-
-
 def summarize_quadratic(res: Result) -> str:
     s, cfg = res.scalars, res.config
     lines = [f"Heterogeneous quadratics: N={cfg['n_devices']}, d={cfg['dim']}, K={cfg['k_local']}, "
@@ -189,8 +185,9 @@ def summarize_quadratic(res: Result) -> str:
             lines.append(f"  {name:<14} {e['final_error']:>10.3g} {e['slope']:>7.2f} {e['rounds_per_update']:>10.2f}")
         lines.append(f"  MIFA predicted final error (kappa-weighted, [ours]) {info['mifa_predicted_final']:.3g}")
         if "fedavg_wait" in info:
-            lines.append(f"  FedAvg(S) wait: measured {_num(info['fedavg_wait']['wait_measured']):.2f} rounds/update, "
-                         f"E[max Geom] {_num(info['fedavg_wait']['wait_predicted']):.2f}")
+            wait = info["fedavg_wait"]
+            lines.append(f"  FedAvg(S) wait: measured {number(wait['wait_measured']):.2f} rounds/update, "
+                         f"E[max Geom] {number(wait['wait_predicted']):.2f}")
         if "improvement_predicted" in info and "improvement_measured" in info:
             lines.append(f"  case study: rounds FedAvg(S) / rounds MIFA for equal error (t*err over the last half) "
                          f"{info['improvement_measured']:.3g}, predicted {info['improvement_predicted']:.3g}")

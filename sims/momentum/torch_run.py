@@ -1,8 +1,8 @@
 """A real training run: SGDM(lr, beta) against SGD(lr / (1 - beta)) on a small MLP (paper Sec. 5, Fig. 1).
 
 Data: a synthetic classification task made in code (Gaussian inputs labelled by a random two-layer teacher),
-no downloads. Model: a one-hidden-layer ReLU MLP trained with cross-entropy and minibatch SGD. For each of
-`n_seeds` seeds one initialisation and one minibatch sequence are shared by an SGD run at the effective
+no downloads. Model: a one-hidden-layer ReLU MLP trained with minibatch SGD on the square loss (cross-entropy as an
+option). For each of `n_seeds` seeds one initialisation and one minibatch sequence are shared by an SGD run at the effective
 learning rate eta and an SGDM run in the standard form with lr = eta (1 - beta) (paired runs); all 2 x n_seeds
 networks are one batched computation (weights stacked along a leading axis, batched matmuls), on CPU or GPU.
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from sims.engine import Experiment, Result, rng, validate
 from sims.engine.cache import config_dict
-from sims.engine.curves import fit_line
+from sims.engine.curves import fit_loglog
 from theory import momentum as theory
 
 from .discrete import CoupledBrownian, mean_square, paired_runs, quadratic_grad
@@ -115,13 +115,13 @@ def run_weak_error(cfg: WeakErrorConfig) -> Result:
 
 
 def _slope(etas: np.ndarray, errs: np.ndarray, key: str) -> dict:
-    """Least-squares slope of log|error| against log eta (NaN when an error is exactly zero)."""
-    a = np.abs(errs)
-    if np.any(a <= 0) or not np.all(np.isfinite(a)):
-        return {key: float("nan"), f"{key}_low": float("nan"), f"{key}_high": float("nan")}
-    fit = fit_line(np.log(etas), np.log(a))
-    return {key: fit.slope, f"{key}_low": fit.slope_low, f"{key}_high": fit.slope_high,
-            f"{key}_intercept": fit.intercept}
+    """Least-squares slope of log|error| against log eta over every eta (NaN, and no intercept, when an error is
+    exactly zero or not finite)."""
+    fit = fit_loglog(etas, np.abs(errs), min_points=len(errs))
+    out = {key: fit.slope, f"{key}_low": fit.slope_low, f"{key}_high": fit.slope_high}
+    if fit.points == len(errs):
+        out[f"{key}_intercept"] = fit.intercept
+    return out
 
 
 def summarize_weak_error(res: Result) -> str:
