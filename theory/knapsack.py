@@ -492,10 +492,9 @@ class GroupAllocation:
     lam: float
 
 
-def group_allocation(M: float, r: float, freqs: Sequence[float], H: Sequence[float], F2=None) -> GroupAllocation:
-    """Optimal allocation over fact groups with per-fact frequencies p_g and entropies H_g: fill groups in
-    decreasing p_g, each up to where its marginal value r p_g meets the web's (1 - r)(-F2'(m2))."""
-    web = as_web_loss(F2)
+def _group_inputs(freqs, H, r) -> tuple[np.ndarray, np.ndarray]:
+    """The groups' per-fact frequencies and entropies as float arrays, checked (1-d, same non-zero length,
+    positive), and the mixing ratio checked."""
     freqs = np.asarray(freqs, dtype=float)
     H = np.asarray(H, dtype=float)
     if freqs.shape != H.shape or freqs.ndim != 1 or freqs.size == 0:
@@ -503,6 +502,14 @@ def group_allocation(M: float, r: float, freqs: Sequence[float], H: Sequence[flo
     if np.any(freqs <= 0) or np.any(H <= 0):
         raise ValueError("freqs and H must be positive.")
     _check_common(r, 1.0, 1.0)
+    return freqs, H
+
+
+def group_allocation(M: float, r: float, freqs: Sequence[float], H: Sequence[float], F2=None) -> GroupAllocation:
+    """Optimal allocation over fact groups with per-fact frequencies p_g and entropies H_g: fill groups in
+    decreasing p_g, each up to where its marginal value r p_g meets the web's (1 - r)(-F2'(m2))."""
+    web = as_web_loss(F2)
+    freqs, H = _group_inputs(freqs, H, r)
     order = np.argsort(-freqs, kind="stable")
     bits = np.zeros_like(H)
     used = 0.0
@@ -547,13 +554,7 @@ def group_allocation_search(M: float, r: float, freqs: Sequence[float], H: Seque
     bounded Brent search on its values (both ends also tried). Returns the bits per group. Its precision is the
     scalar search's (see `search_resolution`): a value-based search places m2 to ~sqrt(16 eps |g| / g'')."""
     web = as_web_loss(F2)
-    freqs = np.asarray(freqs, dtype=float)
-    H = np.asarray(H, dtype=float)
-    if freqs.shape != H.shape or freqs.ndim != 1 or freqs.size == 0:
-        raise ValueError("freqs and H must be 1-d arrays of the same, non-zero length.")
-    if np.any(freqs <= 0) or np.any(H <= 0):
-        raise ValueError("freqs and H must be positive.")
-    _check_common(r, 1.0, 1.0)
+    freqs, H = _group_inputs(freqs, H, r)
     M = float(M)
     if not math.isfinite(M) or M < 0:
         raise ValueError("M (capacity) must be non-negative and finite.")
