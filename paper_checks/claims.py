@@ -122,7 +122,7 @@ class Claim:
     for the context's own; source_status: READ, SECONDARY, NOT_READ or OURS (how far `source` and `statement`
     were checked against the paper's text); kind: EMPIRICAL or CONSISTENCY (a deterministic check of one
     solver against another, listed apart); undecided_ok: why a control whose interval straddles the band is
-    acceptable, when it is ("" : an undecided control fails the check).
+    acceptable, when it is ("" : an undecided control fails the check; a control without a value always does).
     """
 
     name: str
@@ -183,10 +183,11 @@ class Outcome:
 
     @property
     def control_ok(self) -> bool:
-        """The control does what a control must: it fails, or is undecided for a reason the claim declares; a
-        consistency check may have none."""
+        """The control does what a control must: it fails, or straddles the band for a reason the claim declares
+        (a control that gave no value is never excused); a consistency check may have none."""
         out = self.control_outcome
-        return (out == CONTROL_FAILS or (out == CONTROL_UNDECIDED and bool(self.claim.undecided_ok))
+        return (out == CONTROL_FAILS
+                or (self.control_placement == STRADDLES and bool(self.claim.undecided_ok))
                 or (out == NO_CONTROL and self.claim.kind == CONSISTENCY))
 
     @property

@@ -19,8 +19,10 @@ from .claims import NOT_READ, Claim, Context, Expect
 from .read import scalar, scalar_of
 
 PAPER = "local_sgd"
-GAIN_BAND = ("the slow flows' gain 0.31 with a stated margin (at least 0.2: most of the predicted gain; at most "
-             "0.45); 0.15-1.0 when the check was written, narrowed in review after the first measurement")
+RESTORED = ("; a later review narrowed it to {new} after the first measurement, and it is restored here: a band "
+            "is fixed before the numbers are seen")
+GAIN_BAND = ("a stated rule fixed when the check was written: a gain of at least 0.15 of the sharpness range (the "
+             "slow flows predict 0.31); the upper end is the largest possible gain" + RESTORED.format(new="0.2-0.45"))
 
 
 # ---- runs -------------------------------------------------------------------------------------------------
@@ -85,9 +87,8 @@ CLAIMS = [
                     "SDEs, whose drifts differ by (K-1)/(2B) grad^3 L[Psi_hat]",
           measurement="max over time of |mean discrete sharpness - slow SDE sharpness| / (lambda0 - 2), worse of SGD "
                       "and Local SGD (toy, quick: eta = 0.025, K = 4, H = 20, alpha = 0.5)",
-          expect=Expect(0.0, 0.04, origin="a stated tolerance of the order of the learning rate (eta = 0.025; a slow "
-                        "SDE is a weak approximation with O(eta)-size error); 0.05 when the check was written, "
-                        "narrowed to 0.04 in review after the first measurement"),
+          expect=Expect(0.0, 0.05, origin="a stated rule fixed when the check was written: within 5% of the "
+                        "sharpness range lambda0 - 2" + RESTORED.format(new="0.04")),
           measure=tracking_band_of_toy,
           control=scalar_of(_toy, "band_local_vs_sgd_sde"),
           control_setting="Local SGD run compared with the SGD slow SDE (the (K-1) drift term dropped)"),
@@ -95,9 +96,8 @@ CLAIMS = [
           source="Sec. 3, comparison of the slow SDEs (drift 1 + (K-1) psi(2 alpha lambda))", source_status=NOT_READ,
           statement="Local SGD reduces sharpness faster than SGD, by the factor the slow SDEs predict",
           measurement="measured speed-up T_SGD / T_Local to bring sharpness from 6 to 4, over the slow-SDE prediction",
-          expect=Expect(0.93, 1.07, origin="a stated rule: within 7% of the slow-SDE prediction (0.9-1.1 when the "
-                        "check was written, narrowed in review after the first measurement); not derived from the "
-                        "theorem"),
+          expect=Expect(0.9, 1.1, origin="a stated rule fixed when the check was written: within 10% of the "
+                        "slow-SDE prediction, not derived from the theorem" + RESTORED.format(new="0.93-1.07")),
           measure=scalar_of(_toy, "speedup_ratio"),
           control=scalar_of(_large_lr, "speedup_ratio"),
           control_setting="learning rate 10x larger at the same slow time and alpha (quick: eta = 0.25, H = 2, "
@@ -108,7 +108,7 @@ CLAIMS = [
                     "short training the gain is absent",
           measurement="(sharpness_SGD - sharpness_Local) / (lambda0 - 2) at the end of the step budget (slow flows: "
                       "0.31)",
-          expect=Expect(0.2, 0.45, origin=GAIN_BAND),
+          expect=Expect(0.15, 1.0, origin=GAIN_BAND),
           measure=scalar_of(_toy, "final_gain"),
           control=scalar_of(_short, "final_gain"),
           control_setting="about 1% of the step budget in whole rounds (quick: 80 steps, slow time 0.05)"),
@@ -118,7 +118,7 @@ CLAIMS = [
                     "is lost (here: most of it, at the same slow time eta^2 * steps and the same alpha = eta H)",
           measurement="(sharpness_SGD - sharpness_Local) / (lambda0 - 2) at the end of the step budget (slow flows: "
                       "0.31)",
-          expect=Expect(0.2, 0.45, origin=GAIN_BAND),
+          expect=Expect(0.15, 1.0, origin=GAIN_BAND),
           measure=scalar_of(_toy, "final_gain"),
           control=scalar_of(_large_lr, "final_gain"),
           control_setting="learning rate 10x larger at the same slow time and alpha (quick: eta = 0.25, H = 2, "

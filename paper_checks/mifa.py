@@ -33,7 +33,8 @@ from .read import number
 PAPER = "mifa"
 NAN = float("nan")
 _ALGS = ("mifa", "fedavg_active", "fedavg_wait", "memoryless")
-REVIEWED = " ({old} when the check was written, narrowed in review after the first measurement)"
+REVIEWED = ("; a later review narrowed it to {new} after the first measurement, and it is restored here: a band "
+            "is fixed before the numbers are seen")
 
 
 # ---- runs -------------------------------------------------------------------------------------------------
@@ -49,7 +50,7 @@ def _uniform(ctx: Context):
 def _always(ctx: Context):
     """Every device in every round: no latency for FedAvg(S), no staleness for MIFA. 128 replicas: with 32, the
     control of `case_study_improvement` (a ratio of two tail errors) varied enough between seeds (-0.54, -0.32,
-    -0.55 over seeds 0-2) that its three-seed interval [-0.79, -0.15] straddled the band's edge -0.2 although
+    -0.55 over seeds 0-2) that its three-seed interval [-0.79, -0.15] straddled the band's lower edge although
     every seed lay below it; 128 replicas shrink the per-seed noise, not the mean (-0.53, -0.45, -0.49)."""
     return ctx.results(QUADRATIC, patterns=("always",), algorithms=("mifa", "fedavg_wait"), reference=False,
                        replicas=128)
@@ -106,8 +107,9 @@ CLAIMS = [
           statement="MIFA converges to the true optimum at rate O(1/T) under arbitrary device unavailability",
           measurement="log-log slope of mean ||w_t - w*||^2 vs t over the last decade (quadratics, label-correlated "
                       "p_i)",
-          expect=Expect(-1.15, -0.85, origin="a stated rule: the rate's exponent -1 within 0.15 (a fit over one decade "
-                                             "of rounds)" + REVIEWED.format(old="-1.25 to -0.75")),
+          expect=Expect(-1.25, -0.75, origin="a stated rule fixed when the check was written: the rate's exponent -1 "
+                                             "within 0.25 (a fit over one decade of rounds)"
+                                             + REVIEWED.format(new="-1.15 to -0.85")),
           measure=lambda ctx: slope(_label(ctx), "label", "mifa"),
           control=lambda ctx: slope(_label(ctx), "label", "memoryless"),
           control_setting="MIFA with its memory removed (inactive devices' table entries zeroed)",
@@ -130,8 +132,8 @@ CLAIMS = [
           statement="FedAvg over the available devices stalls at the participation-weighted point w_b = sum q_i a_i "
                     "c_i / sum q_i a_i",
           measurement="final ||w_T - w*||^2 of biased FedAvg over the predicted floor ||w_b - w*||^2",
-          expect=Expect(0.97, 1.03, origin="a stated rule: the closed-form floor within 3%"
-                                           + REVIEWED.format(old="0.9-1.1")),
+          expect=Expect(0.9, 1.1, origin="a stated rule fixed when the check was written: the closed-form floor "
+                                         "within 10%" + REVIEWED.format(new="0.97-1.03")),
           measure=lambda ctx: floor_ratio(_label(ctx), _label(ctx), "label"),
           control=lambda ctx: floor_ratio(_uniform(ctx), _label(ctx), "uniform"),
           control_setting="availability unrelated to the data (all p_i equal): the floor vanishes"),
@@ -141,8 +143,8 @@ CLAIMS = [
           statement="FedAvg that waits for its S sampled devices makes one update per E[max_{i in S} Geom(p_i)] rounds",
           measurement="measured rounds per FedAvg(S) update over the exact E[max Geom] of the sampled sets (S = 20 of "
                       "50)",
-          expect=Expect(0.95, 1.05, origin="a stated rule: the exact E[max Geom] within 5%"
-                                           + REVIEWED.format(old="0.9-1.1")),
+          expect=Expect(0.9, 1.1, origin="a stated rule fixed when the check was written: the exact E[max Geom] "
+                                         "within 10%" + REVIEWED.format(new="0.95-1.05")),
           measure=lambda ctx: wait_ratio(_label(ctx), "label", _label(ctx)),
           control=lambda ctx: wait_ratio(_always(ctx), "always", _label(ctx)),
           control_setting="the same FedAvg(S) with every device always available (no straggler: one update per round) "
@@ -154,9 +156,9 @@ CLAIMS = [
           statement="MIFA needs fewer rounds than FedAvg(S) by the predicted factor",
           measurement="log10(measured rounds FedAvg(S)/rounds MIFA for equal error, from t*err over the last half / "
                       "predicted improvement)",
-          expect=Expect(-0.2, 0.2, origin="a stated rule: the predicted improvement within a factor 10^0.2 = 1.6 (the "
-                                          "prediction is an order-of-magnitude case study)"
-                                          + REVIEWED.format(old="+-0.25")),
+          expect=Expect(-0.25, 0.25, origin="a stated rule fixed when the check was written: the predicted improvement "
+                                            "within a factor 10^0.25 = 1.8 (the prediction is an order-of-magnitude "
+                                            "case study)" + REVIEWED.format(new="+-0.2")),
           measure=lambda ctx: improvement_gap(_label(ctx), "label", _label(ctx)),
           control=lambda ctx: improvement_gap(_always(ctx), "always", _label(ctx)),
           control_setting="every device always available (no latency, no staleness) against the label-pattern "
@@ -169,8 +171,8 @@ CLAIMS = [
           statement="with a constant step eta ~ 1/sqrt(T), MIFA's average squared gradient norm decays as T^(-1/2)",
           measurement="slope of log (1/T) sum_t ||grad f(w_t)||^2 vs log T, T = 500..4000, eta = 5/sqrt(T) (log(1+x^2) "
                       "device losses, label-correlated Bernoulli availability)",
-          expect=Expect(-0.6, -0.4, origin="a stated rule: the exponent -1/2 within 0.1"
-                                           + REVIEWED.format(old="-0.75 to -0.25")),
+          expect=Expect(-0.75, -0.25, origin="a stated rule fixed when the check was written: the exponent -1/2 "
+                                             "within 0.25" + REVIEWED.format(new="-0.6 to -0.4")),
           measure=lambda ctx: nonconvex_slope(_nonconvex(ctx), "mifa"),
           control=lambda ctx: nonconvex_slope(_nonconvex(ctx), "memoryless"),
           control_setting="MIFA with its memory removed",

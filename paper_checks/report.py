@@ -53,8 +53,8 @@ def _control(o: Outcome) -> str:
     return f"{o.claim.control_setting}: {describe(o.control_values, o.control_estimate)}"
 
 
-HEADER = ["claim [source]", "paper says", "band from", "measured (mean [95% CI])", "verdict", "negative control",
-          "control"]
+HEADER = ["claim [source]", "we measure, band", "band from", "measured (mean [95% CI])", "verdict",
+          "negative control", "control"]
 
 
 def rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
@@ -105,15 +105,22 @@ def summary(outcomes: Sequence[Outcome]) -> str:
     claims, checks = _split(outcomes)
     leaky = sum(o.control_outcome == CONTROL_PASSES for o in outcomes)
     undecided = sum(o.control_outcome == CONTROL_UNDECIDED and not o.control_ok for o in outcomes)
-    text = f"{sum(o.ok for o in claims)}/{len(claims)} claims hold with their negative controls failing"
+    accepted = sum(o.control_outcome == CONTROL_UNDECIDED and o.control_ok for o in outcomes)
+    parts = []
+    if claims:
+        parts.append(f"{sum(o.passed and o.control_outcome == CONTROL_FAILS for o in claims)}/{len(claims)} claims "
+                     "hold with their negative controls failing")
+        if accepted:
+            parts.append(f"{sum(o.ok and o.control_outcome == CONTROL_UNDECIDED for o in claims)} more hold with "
+                         "an undecided control whose reason they declare")
     if checks:
-        text += f"; {sum(o.ok for o in checks)}/{len(checks)} consistency checks hold"
-    return text + f"; {leaky} control(s) pass and {undecided} are undecided (both must be 0)"
+        parts.append(f"{sum(o.ok for o in checks)}/{len(checks)} consistency checks hold")
+    return "; ".join(parts + [f"{leaky} control(s) pass and {undecided} are undecided (both must be 0)"])
 
 
 def _table_md(data: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(data[0]) + " |", "|" + "---|" * len(data[0])]
-    return lines + ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in data[1:]]
+    return lines + ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in data[1:]]
 
 
 def _details(o: Outcome) -> list[str]:

@@ -62,6 +62,9 @@ def test_undecided_control_accepted_only_with_a_declared_reason(tmp_path):
     # a declared reason never excuses a control that passes
     leaky = evaluate(_claim([0.99, 1.0, 1.01], [0.99, 1.0, 1.01], undecided_ok="the reason"), Context())
     assert leaky.control_outcome == "passes" and not leaky.ok
+    # nor a control that gave no value: a NaN control is a defect, whatever reason is declared
+    nan = evaluate(_claim([0.99, 1.0, 1.01], [5.0, NAN, 5.0], undecided_ok="the reason"), Context())
+    assert nan.control_outcome == "undecided" and not nan.ok
 
 
 def test_claim_must_say_where_its_source_and_band_come_from():
@@ -72,6 +75,20 @@ def test_claim_must_say_where_its_source_and_band_come_from():
     with pytest.raises(ValueError, match="negative control"):
         _claim([1.0], None)                       # an empirical claim without a control
     assert _claim([1.0], None, kind=CONSISTENCY).control is None
+
+
+def test_markdown_table_keeps_a_pipe_in_a_cell(tmp_path):
+    out = evaluate(_claim([0.99, 1.0, 1.01], [5.0, 5.1, 5.2], name="pipe"), Context())
+    md = markdown([replace_measurement(out, "|x| at the end")], Context(), [], tmp_path)
+    row = next(line for line in md.splitlines() if line.startswith("| p.pipe"))
+    assert "\\|x\\| at the end" in row and row.count(" | ") == 6   # seven cells, the pipes escaped
+
+
+def replace_measurement(out, text):
+    import dataclasses
+
+    out.claim = dataclasses.replace(out.claim, measurement=text)
+    return out
 
 
 def test_report_prints_markers_origins_and_control_intervals(tmp_path):
@@ -96,6 +113,7 @@ def test_consistency_checks_are_listed_apart_and_not_counted_as_claims(tmp_path)
     assert "## Consistency checks" in md
     assert summary([claim, check]).startswith("1/1 claims hold") and "1/1 consistency checks hold" in \
         summary([claim, check])
+    assert summary([check]).startswith("1/1 consistency checks hold")   # no "0/0 claims" when none ran
 
 
 def test_cli_exit_code_follows_controls(monkeypatch, tmp_path):
@@ -115,4 +133,5 @@ def test_every_landed_claim_declares_its_source_and_band():
         for c in claims_of(paper):
             assert c.source_status and c.expect.origin.strip(), f"{paper}.{c.name}"
             assert not math.isnan(c.expect.low) and not math.isnan(c.expect.high)
-            assert "notes" not in c.source.lower(), f"{paper}.{c.name} cites notes outside the repository"
+            for text in (c.source, c.statement, c.measurement, c.expect.origin, c.control_setting):
+                assert "notes" not in text.lower(), f"{paper}.{c.name} cites notes outside the repository"

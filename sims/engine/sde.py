@@ -397,7 +397,7 @@ def _blocks(dW, noise: _Noise, n_steps, n_paths, dt, seed, stream, x, as_backend
 def _step_loop(x, ops, noise: _Noise, blocks, schedule: _Schedule, noise_kind: str, milstein: bool) -> None:
     """Advance x in place through every block of increments (the hot loop: one drift and one diffusion call per
     step, kernels bound to locals)."""
-    t0, dt, n_steps = schedule.t0, schedule.dt, schedule.n_steps
+    t0, dt = schedule.t0, schedule.dt
     sqdt = math.sqrt(dt)
     drift, diffusion, diffusion_dx = noise.drift, noise.diffusion, noise.diffusion_dx
     b, s = noise.b, noise.s
