@@ -26,6 +26,7 @@ import statistics
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -42,9 +43,24 @@ def main(argv=None):
     ap.add_argument("--sdeint-paths", type=int, default=20, help="paths timed for sdeint (scaled linearly)")
     ap.add_argument("--out", default=None, help="write the table as JSON to this file")
     args = ap.parse_args(argv)
+    from sims.engine import validate
+    from sims.engine.cli import guarded
 
+    def checked() -> int:
+        for name in ("paths", "dim", "steps", "repeats", "slow_repeats", "sdeint_paths"):
+            validate.positive_int("--" + name.replace("_", "-"), getattr(args, name))
+        if args.out:
+            validate.writable_dir("--out", Path(args.out).resolve().parent)
+        _run(args)
+        return 0
+
+    return guarded(checked)
+
+
+def _run(args) -> None:
     import torch
 
+    from sims.engine.results import write_text
     from sims.engine.sde import integrate
     from sims.engine.seeding import rng
 
@@ -204,10 +220,9 @@ def main(argv=None):
                        env=dict(python=sys.version.split()[0], numpy=np.__version__, torch=torch.__version__,
                                 machine=platform.machine()),
                        rows=rows, ratios=ratios)
-        with open(args.out, "w") as fh:
-            json.dump(payload, fh, indent=2)
+        write_text(Path(args.out), json.dumps(payload, indent=2))
         print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -23,20 +23,19 @@ def _log_time(t: np.ndarray) -> np.ndarray:
 
 def fig_classification(res: Result, title: str, legend_y: float = 0.0) -> "plt.Figure":
     """Train (dashed) and test (solid) accuracy against t per sweep point, with cosines to w_L2 and w_L1."""
-    a, s = res.arrays, res.scalars
+    a, s = res.arrays, res.summary
     t = a["time"]
     keep = _log_time(t)
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.6))
-    cs = colors(len(s["init_norm"]))
-    for b, c in enumerate(cs):
-        label = f"|θ0|={s['init_norm'][b]:g}, λ={s['lam'][b]:g}"
+    for b, (p, c) in enumerate(zip(s.points, colors(len(s.points)))):
+        label = f"|θ0|={p.init_norm:g}, λ={p.lam:g}"
         ax.plot(t[keep], a["test_acc"][keep, b], color=c, label=label)
         ax.plot(t[keep], a["train_acc"][keep, b], color=c, ls="--", lw=0.9)
         bx.plot(t[keep], a["cos_l2"][keep, b], color=c, label=label)
         bx.plot(t[keep], a["cos_l1"][keep, b], color=c, ls=":")
-        if s["lam"][b] > 0:
-            ax.axvline(np.log(s["init_norm"][b] / s["norm_final"][b]) / s["lam"][b], color=c, ls=":", lw=0.8)
-    for level, name in ((s["l2_test_acc"], "max-L2-margin"), (s["l1_test_acc"], "max-L1-margin")):
+        if p.lam > 0:
+            ax.axvline(np.log(p.init_norm / p.norm_final) / p.lam, color=c, ls=":", lw=0.8)
+    for level, name in ((s.max_l2_margin.test_acc, "max-L2-margin"), (s.max_l1_margin.test_acc, "max-L1-margin")):
         ax.axhline(level, color="grey", lw=0.8, ls="-.")
         ax.text(t[keep][0], level + 0.01, f"{name} test acc", fontsize=7, color="grey")
     ax.set(xscale="log", xlabel="t = lr × steps", ylabel="accuracy", title=f"{title}: test (solid), train (dashed)",
@@ -51,8 +50,9 @@ def fig_classification(res: Result, title: str, legend_y: float = 0.0) -> "plt.F
 
 def fig_delay(res: Result) -> "plt.Figure":
     """lambda*t_grok against ln ||theta0||, per lambda, with the theory line of slope 1."""
-    s = res.scalars
-    norms, lams, tg = (np.asarray(s[k], dtype=float) for k in ("init_norm", "lam", "t_grok"))
+    points = res.summary.points
+    norms, lams, tg = (np.array(column, dtype=float) for column in
+                       zip(*((p.init_norm, p.lam, p.t_grok) for p in points)))
     fig, ax = plt.subplots(figsize=(4.8, 3.8))
     for lam, c in zip(np.unique(lams), colors(len(np.unique(lams)))):
         sel = np.isclose(lams, lam) & np.isfinite(tg) & (lam > 0)
@@ -72,17 +72,17 @@ def fig_delay(res: Result) -> "plt.Figure":
 
 def fig_matrix(res: Result) -> "plt.Figure":
     """Fig. 3: train (dashed) and test (solid) MSE against t for each alpha; zero-fill predictor's test MSE."""
-    a, s = res.arrays, res.scalars
+    a, s = res.arrays, res.summary
     t = a["time"]
     keep = _log_time(t)
     fig, ax = plt.subplots(figsize=(5.6, 3.8))
-    for b, c in enumerate(colors(len(s["alpha"]))):
-        ax.plot(t[keep], a["test_mse"][keep, b], color=c, label=f"α={s['alpha'][b]:g}, λ={s['lam'][b]:g}")
+    for b, (p, c) in enumerate(zip(s.points, colors(len(s.points)))):
+        ax.plot(t[keep], a["test_mse"][keep, b], color=c, label=f"α={p.alpha:g}, λ={p.lam:g}")
         ax.plot(t[keep], a["train_mse"][keep, b], color=c, ls="--", lw=0.9)
-        if s["lam"][b] > 0:
-            ax.axvline(np.log(s["alpha"][b]) / s["lam"][b], color=c, ls=":", lw=0.8)
-    ax.axhline(s["kernel_test_mse"], color="grey", ls="-.", lw=0.8)
-    ax.text(t[keep][0], s["kernel_test_mse"] * 1.15, "zero-fill (kernel) predictor", fontsize=7, color="grey")
+        if p.lam > 0:
+            ax.axvline(np.log(p.alpha) / p.lam, color=c, ls=":", lw=0.8)
+    ax.axhline(s.kernel_test_mse, color="grey", ls="-.", lw=0.8)
+    ax.text(t[keep][0], s.kernel_test_mse * 1.15, "zero-fill (kernel) predictor", fontsize=7, color="grey")
     ax.set(xscale="log", yscale="log", xlabel="t = lr × steps", ylabel="MSE",
            title="Matrix completion: test (solid), train (dashed); dotted: ln(α)/λ")
     ax.legend(loc="lower left")

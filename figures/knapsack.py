@@ -53,20 +53,21 @@ def fig_phase(res: Result) -> "plt.Figure":
 
 def fig_subsampling_groups(res: Result) -> "plt.Figure":
     """Left: stored fraction vs kept fraction rho; right: threshold frequency of power-law groups vs M."""
-    a, s, c = res.arrays, res.scalars, res.config
+    a, c = res.arrays, res.config
+    sub = res.summary.subsampling
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.6))
     ax.plot(a["rho"], a["stored_rho"], color="C0", label="stored fraction of all facts")
-    ax.axvline(s["rho_star_theory"], color="C1", ls="--", lw=0.9, label=f"ρ* = {s['rho_star_theory']:.3f}")
-    if s["rho_collapse_theory"] <= 1:
-        ax.axvline(s["rho_collapse_theory"], color="C3", ls=":", lw=0.9,
-                   label=f"collapse (M/M0)^(α+1) = {s['rho_collapse_theory']:.3f}")
+    ax.axvline(sub.rho_star_theory, color="C1", ls="--", lw=0.9, label=f"ρ* = {sub.rho_star_theory:.3f}")
+    if sub.rho_collapse_theory <= 1:
+        ax.axvline(sub.rho_collapse_theory, color="C3", ls=":", lw=0.9,
+                   label=f"collapse (M/M0)^(α+1) = {sub.rho_collapse_theory:.3f}")
     ax.set(xlabel="kept fraction ρ of the knowledge set", ylabel="facts stored / all facts",
            title=f"Subsampling (Sec. 6): M={c['rho_M']:g}, r={c['rho_r']:g}")
     ax.legend(fontsize=7)
     f = a["f_thres_groups"]
     ok = np.isfinite(f)
     bx.plot(a["M_groups"][ok], f[ok], "o-", ms=3, color="C0", label="threshold frequency (80% stored)")
-    sl = s["slope_group_fthres_vs_M"]["slope"]
+    sl = res.summary.power_web.slope_group_fthres_vs_M.slope
     Mm = a["M_groups"][ok]
     bx.plot(Mm, f[ok][len(Mm) // 2] * (Mm / Mm[len(Mm) // 2]) ** (-(c["alpha"] + 1)), "k:", lw=0.9,
             label=f"slope -(α+1) = {-(c['alpha'] + 1):.3f}")
@@ -80,7 +81,7 @@ def fig_subsampling_groups(res: Result) -> "plt.Figure":
 def fig_train(res: Result) -> "plt.Figure":
     """Memorised fraction vs mixing ratio per size; web loss vs N; critical ratio vs N with the -(alpha+1) line and
     the per-model knapsack prediction from the web loss."""
-    a, s, c = res.arrays, res.scalars, res.config
+    a, s, c = res.arrays, res.summary, res.config
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.7))
     ax, bx, cx = axes
     N = a["n_nonembedding"]
@@ -97,10 +98,10 @@ def fig_train(res: Result) -> "plt.Figure":
     for j in range(a["web_loss"].shape[1]):
         bx.plot(N, a["web_loss"][:, j], ".", color="0.7", ms=3, label="each run" if j == 0 else None)
     bx.plot(N, a["web_loss_f2"], "o", color="C0", label=f"F2: median over r <= {c['web_ratio_max']:g}")
-    wf = s["web_fit"]
-    if np.isfinite(wf["slope"]):
+    wf = s.web_fit
+    if np.isfinite(wf.slope):
         xs = np.geomspace(N.min() / 1.2, N.max() * 1.2, 20)
-        bx.plot(xs, np.exp(wf["intercept"]) * xs ** wf["slope"], "k:", lw=0.9, label=f"α = {s['alpha_web']:.3f}")
+        bx.plot(xs, np.exp(wf.intercept) * xs ** wf.slope, "k:", lw=0.9, label=f"α = {s.alpha_web:.3f}")
     bx.set(xscale="log", yscale="log", xlabel="non-embedding parameters N", ylabel="web loss (nats / fact)",
            title="Web loss vs model size")
     bx.legend(fontsize=7)
@@ -109,15 +110,14 @@ def fig_train(res: Result) -> "plt.Figure":
     cx.plot(N[ok], rt[ok], "o", color="C0", label="measured")
     rk = a["r_thres_knapsack"]
     cx.plot(N, rk / (1 - rk), "s", mfc="none", color="C3", label="knapsack, from F2 alone")
-    sl = s["slope_odds"]
-    if ok.sum() >= 2 and np.isfinite(sl["slope"]):
+    sl = s.slope_odds
+    if ok.sum() >= 2 and np.isfinite(sl.slope):
         xs = np.geomspace(N.min() / 1.2, N.max() * 1.2, 20)
-        cx.plot(xs, np.exp(sl["intercept"]) * xs ** sl["slope"], color="C0", lw=0.9,
-                label=f"fit: slope {sl['slope']:.2f}")
+        cx.plot(xs, np.exp(sl.intercept) * xs ** sl.slope, color="C0", lw=0.9, label=f"fit: slope {sl.slope:.2f}")
         mid = np.exp(np.mean(np.log(N[ok])))
-        at_mid = np.exp(sl["intercept"]) * mid ** sl["slope"]
-        cx.plot(xs, at_mid * (xs / mid) ** s["predicted_slope"], "k:", lw=0.9,
-                label=f"theory: -(α+1) = {s['predicted_slope']:.2f}")
+        at_mid = np.exp(sl.intercept) * mid ** sl.slope
+        cx.plot(xs, at_mid * (xs / mid) ** s.predicted_slope, "k:", lw=0.9,
+                label=f"theory: -(α+1) = {s.predicted_slope:.2f}")
     cx.set(xscale="log", yscale="log", xlabel="non-embedding parameters N", ylabel="critical odds r/(1-r)",
            title="Critical mixing ratio vs model size (Eq. 5)")
     cx.legend(fontsize=7)
@@ -144,7 +144,7 @@ def fig_linear_web(res: Result, lin: Result) -> "plt.Figure":
         rt = a["r_thres"] / (1 - a["r_thres"])
         ok = np.isfinite(rt)
         bx.plot(a["n_nonembedding"][ok], rt[ok], style, color="k", mfc="none" if "s" in style else "k",
-                label=f"{name}: slope {run.scalars['slope_odds']['slope']:.2f}")
+                label=f"{name}: slope {run.summary.slope_odds.slope:.2f}")
     knap = np.asarray(lin.arrays["r_thres_knapsack"], float)
     bx.plot(lin.arrays["n_nonembedding"], knap / (1 - knap), ":", color="grey",
             label="knapsack prediction, linear web")
@@ -186,7 +186,7 @@ def fig_size_law_seeds(runs: list[Result], lin_runs: list[Result]) -> "plt.Figur
         odds = _odds(group)
         for row in odds:
             ax.plot(N, row, mark, color=col, ms=3, alpha=0.45, mfc="none" if mark == "s" else col)
-        slopes = [s for s in (r.scalars["slope_odds"]["slope"] for r in group) if np.isfinite(s)]
+        slopes = [s for s in (r.summary.slope_odds.slope for r in group) if np.isfinite(s)]
         if not slopes or not np.isfinite(odds).any():
             continue
         centre = np.exp(np.nanmean(np.log(odds)))
@@ -197,7 +197,7 @@ def fig_size_law_seeds(runs: list[Result], lin_runs: list[Result]) -> "plt.Figur
             rk = np.array([r.arrays["r_thres_knapsack"] for r in group], dtype=float)
             ax.plot(N, np.exp(np.mean(np.log(rk / (1 - rk)), axis=0)), "D", mfc="none", color="C3", ms=6,
                     label="knapsack from each model's web loss (geometric mean)")
-            alpha = float(np.mean([r.scalars["alpha_web"] for r in group]))
+            alpha = float(np.mean([r.summary.alpha_web for r in group]))
             ax.plot(xs, centre * (xs / mid) ** (-(alpha + 1)), "k:", lw=1.0,
                     label=f"theory -(α+1) = {-(alpha + 1):.2f} (mean α {alpha:.2f})")
     ax.set(xscale="log", yscale="log", xlabel="non-embedding parameters N", ylabel="critical odds r/(1-r)",
@@ -206,8 +206,8 @@ def fig_size_law_seeds(runs: list[Result], lin_runs: list[Result]) -> "plt.Figur
     _plain_minor(ax)
     ax.set_xticks(N)
     ax.set_xticklabels([f"{int(n)}" for n in N])
-    pred = np.array([-(r.scalars["alpha_web"] + 1) for r in runs], dtype=float)
-    fit = np.array([r.scalars["slope_odds"]["slope"] for r in runs], dtype=float)
+    pred = np.array([-(r.summary.alpha_web + 1) for r in runs], dtype=float)
+    fit = np.array([r.summary.slope_odds.slope for r in runs], dtype=float)
     ok = np.isfinite(pred) & np.isfinite(fit)          # a seed where fewer than two sizes crossed has no slope
     if not ok.any():
         bx.set_axis_off()
@@ -249,7 +249,7 @@ def fig_exponent_by_level(runs: list[Result], lin_runs: list[Result], levels=LEV
                                                   (lin_runs, "C7", "s", "linear web (control)"))):
         if not group:
             continue
-        alpha1 = np.array([r.scalars["alpha_web"] + 1 for r in group], float)
+        alpha1 = np.array([r.summary.alpha_web + 1 for r in group], float)
         counts = []
         for lv in levels:
             gap = np.array([odds_slope_at_level(r, lv) for r in group]) + alpha1

@@ -28,9 +28,9 @@ def _band(ax, t, y, color, label):
 
 
 def fig_toy(res: Result) -> "plt.Figure":
-    a, s, c = res.arrays, res.scalars, res.config
+    a, s, c = res.arrays, res.summary, res.config
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.5, 3.6))
-    _band(ax1, a["t_sgd"], a["sharp_sgd"], SGD_C, f"SGD (B={s['batch']}), discrete")
+    _band(ax1, a["t_sgd"], a["sharp_sgd"], SGD_C, f"SGD (B={s.batch}), discrete")
     _band(ax1, a["t_local"], a["sharp_local"], LOCAL_C, f"Local SGD (K={c['K']}, H={c['H']}), discrete")
     ax1.plot(a["t_sde"], a["sde_sgd"].mean(1), "--", color="k", lw=1.0, label="slow SDE (engine)")
     ax1.plot(a["t_sde"], a["sde_local"].mean(1), "--", color="k", lw=1.0)
@@ -40,17 +40,17 @@ def fig_toy(res: Result) -> "plt.Figure":
     ax1.axhline(c["lam_threshold"], color="0.6", lw=0.6, ls="-.")
     ax1.set_xlabel(r"slow time $t = \eta^2 \times$ steps")
     ax1.set_ylabel(r"sharpness $\lambda(\Phi(\theta))$")
-    ax1.set_title(f"label-noise toy, $\\eta$={c['eta']}, $\\alpha=\\eta H$={s['alpha']:.2g}")
+    ax1.set_title(f"label-noise toy, $\\eta$={c['eta']}, $\\alpha=\\eta H$={s.alpha:.2g}")
     ax1.legend(loc="upper right")
 
     alphas = np.geomspace(0.01, 10, 200)
     for K, ls in ((2, ":"), (4, "-"), (8, "--")):
         ax2.plot(alphas, theory.label_noise_ratio(K, alphas, c["lam_threshold"]), ls, color="k", lw=1.1,
                  label=f"K={K}: 1+(K-1)$\\psi(2\\alpha\\lambda)$, $\\lambda$={c['lam_threshold']:g}")
-    ax2.plot([s["alpha"]], [s["speedup_theory"]], "o", mfc="none", color="k", ms=8,
-             label=f"predicted speed-up {s['speedup_theory']:.2f} ($\\lambda$: {c['lam0']:g} to {c['lam_threshold']:g})")
-    ax2.plot([s["alpha"]], [s["speedup"]], "x", color=LOCAL_C, ms=8, mew=2,
-             label=f"measured speed-up {s['speedup']:.2f}")
+    ax2.plot([s.alpha], [s.speedup_theory], "o", mfc="none", color="k", ms=8,
+             label=f"predicted speed-up {s.speedup_theory:.2f} ($\\lambda$: {c['lam0']:g} to {c['lam_threshold']:g})")
+    ax2.plot([s.alpha], [s.speedup], "x", color=LOCAL_C, ms=8, mew=2,
+             label=f"measured speed-up {s.speedup:.2f}")
     ax2.set_xscale("log")
     ax2.set_xlabel(r"$\alpha = \eta H$")
     ax2.set_ylabel("Local SGD drift / SGD drift")
@@ -61,10 +61,10 @@ def fig_toy(res: Result) -> "plt.Figure":
 
 
 def fig_torch(res: Result) -> "plt.Figure":
-    a, s, c = res.arrays, res.scalars, res.config
+    a, s, c = res.arrays, res.summary, res.config
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.5, 3.4))
     for key, ax, ylabel in (("trace", ax1, "tr Hessian (Gauss-Newton)"), ("test_acc", ax2, "test accuracy")):
-        _band(ax, a["step_sgd"], a[f"{key}_sgd"], SGD_C, f"SGD (B={s['batch']})")
+        _band(ax, a["step_sgd"], a[f"{key}_sgd"], SGD_C, f"SGD (B={s.batch})")
         _band(ax, a["step_local"], a[f"{key}_local"], LOCAL_C, f"Local SGD (K={c['K']}, H={c['H']})")
         ax.set_xlabel("steps")
         ax.set_ylabel(ylabel)

@@ -23,7 +23,7 @@ _COLOR = dict(zip(_ORDER, ["tab:red", "tab:orange", "tab:purple", "tab:blue", "t
 def fig_curves(res: Result) -> "plt.Figure":
     """||w_t - w*||^2 (replica mean) against rounds, one panel per availability pattern, with the predicted
     biased-FedAvg floor."""
-    s, a, cfg = res.scalars, res.arrays, res.config
+    s, a, cfg = res.summary, res.arrays, res.config
     patterns = cfg["patterns"]
     ncol = min(len(patterns), 2)
     nrow = -(-len(patterns) // ncol)
@@ -36,13 +36,13 @@ def fig_curves(res: Result) -> "plt.Figure":
                 ax.plot(t, a[key].mean(1), color=_COLOR[name], label=LABELS[name])
         if "full/fedavg_full" in a:
             ax.plot(t, a["full/fedavg_full"].mean(1), color="black", ls=":", lw=0.9, label="all devices")
-        info = s[pattern]
-        floor = info.get("floor_exact", info["floor_empirical"])
+        info = s.patterns[pattern]
+        floor = info.floor
         ax.axhline(floor, color="tab:green", ls="--", lw=0.8)
         ax.text(t[0], floor * 1.4, "predicted biased point", fontsize=7, color="tab:green")
         ax.set(xscale="log", yscale="log", xlabel="communication round t", ylabel="||w_t − w*||²",
-               title=f"{pattern} availability\n(τ_avg={info['tau_avg']:.1f}, longest absence {info['t_max_measured']}, "
-                     f"κ={info['kappa_mean']:.1f})")
+               title=f"{pattern} availability\n(τ_avg={info.tau_avg:.1f}, longest absence {info.t_max_measured}, "
+                     f"κ={info.kappa_mean:.1f})")
     for ax in axes.ravel()[len(patterns):]:
         ax.set_visible(False)
     axes[0][0].legend(loc="lower left", fontsize=6.5)
@@ -52,7 +52,7 @@ def fig_curves(res: Result) -> "plt.Figure":
 
 def fig_rate(res: Result) -> "plt.Figure":
     """MIFA's mean error against t on log-log axes per pattern, with its fitted slope and a slope -1 line."""
-    s, a, cfg = res.scalars, res.arrays, res.config
+    s, a, cfg = res.summary, res.arrays, res.config
     t = a["t"]
     fig, ax = plt.subplots(figsize=(4.8, 3.8))
     for pattern, c in zip(cfg["patterns"], colors(len(cfg["patterns"]))):
@@ -60,9 +60,9 @@ def fig_rate(res: Result) -> "plt.Figure":
         if key not in a:
             continue
         y = a[key].mean(1)
-        e = s[pattern]["mifa"]
-        ax.plot(t, y, color=c, label=f"{pattern}: slope {e['slope']:.2f} [{e['slope_low']:.2f}, {e['slope_high']:.2f}]")
-        pred = s[pattern]["mifa_predicted_final"]
+        e = s.patterns[pattern].algorithms["mifa"]
+        ax.plot(t, y, color=c, label=f"{pattern}: slope {e.slope:.2f} [{e.slope_low:.2f}, {e.slope_high:.2f}]")
+        pred = s.patterns[pattern].mifa_predicted_final
         ax.plot([t[-1]], [pred], marker="x", color=c, ms=7)
     ref = a[f"{cfg['patterns'][0]}/mifa"].mean(1)
     sel = t >= t[-1] / 10
@@ -76,14 +76,14 @@ def fig_rate(res: Result) -> "plt.Figure":
 
 def fig_staleness(res: Result) -> "plt.Figure":
     """[ours] Error ratio to full participation against kappa = 1 + 2 tau_avg, with the identity line."""
-    s = res.scalars
-    kap = np.asarray(s["kappa_measured"])
-    ratio = np.asarray(s["ratio_to_full"])
-    ref = s["final_error"][0]
-    se = np.asarray(s["final_error_se"]) / ref
+    points = res.summary.points
+    kap = np.asarray([pt.kappa_measured for pt in points])
+    ratio = np.asarray([pt.ratio_to_full for pt in points])
+    ref = points[0].final_error                                 # full participation, p = 1
+    se = np.asarray([pt.final_error_se for pt in points]) / ref
     fig, ax = plt.subplots(figsize=(4.4, 3.8))
     ax.errorbar(kap, ratio, yerr=1.96 * se, fmt="o", color="tab:red", label="MIFA, measured (95% CI)")
-    for x, y, n in zip(kap, ratio, s["names"]):
+    for x, y, n in zip(kap, ratio, [pt.name for pt in points]):
         ax.annotate(n, (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
     grid = np.linspace(1, kap.max() * 1.05, 50)
     ax.plot(grid, grid, color="grey", ls="--", label="κ = 1 + 2 τ_avg  ((2−p)/p for Bernoulli)")
@@ -96,14 +96,13 @@ def fig_staleness(res: Result) -> "plt.Figure":
 
 def fig_nonconvex(res: Result) -> "plt.Figure":
     """(1/T) sum ||grad f||^2 against T per algorithm, with the T^(-1/2) line."""
-    s, cfg = res.scalars, res.config
-    h = np.asarray(s["horizons"], dtype=float)
+    s, cfg = res.summary, res.config
+    h = np.asarray(s.horizons, dtype=float)
     fig, ax = plt.subplots(figsize=(4.6, 3.8))
     for name in cfg["algorithms"]:
-        e = s[name]
-        ax.plot(h, e["avg_grad_sq"], "o-", color=_COLOR.get(name, "k"),
-                label=f"{LABELS[name]}: slope {e['slope']:.2f}")
-    y0 = s[cfg["algorithms"][0]]["avg_grad_sq"][0]
+        e = s.algorithms[name]
+        ax.plot(h, e.avg_grad_sq, "o-", color=_COLOR.get(name, "k"), label=f"{LABELS[name]}: slope {e.slope:.2f}")
+    y0 = s.algorithms[cfg["algorithms"][0]].avg_grad_sq[0]
     ax.plot(h, y0 * np.sqrt(h[0] / h), color="grey", ls="--", label="T^(−1/2)")
     ax.set(xscale="log", yscale="log", xlabel="horizon T (η = η0/√T)", ylabel="(1/T) Σ ||∇f(w_t)||²",
            title="Non-convex objective")

@@ -22,7 +22,7 @@ SGD_C, SGDM_C, SDE_C = "#1f77b4", "#d62728", "#2ca02c"
 def fig_quadratic(res: Result, title: str = "") -> "plt.Figure":
     """Per-coordinate mean and variance over time (SGD dashed, SGDM solid, SDE dotted, exact thin black),
     and the law of x_T on the sharpest coordinate."""
-    a, c, s = res.arrays, res.config, res.scalars
+    a, c, s = res.arrays, res.config, res.summary
     lam = np.asarray(c["sharpness"])
     fig, (ax, bx, cx) = plt.subplots(1, 3, figsize=(13.5, 3.8))
     cs = colors(lam.size)
@@ -43,7 +43,7 @@ def fig_quadratic(res: Result, title: str = "") -> "plt.Figure":
     ax.legend(fontsize=7)
     eta, beta = c["eff_lr"], c["beta"]
     head = title or "Noisy quadratic"
-    ax.set_title(f"{head}: η={eta:.3g}, β={beta}, ηλmax/(1-β)={s['curvature_ratio']:.2g}")
+    ax.set_title(f"{head}: η={eta:.3g}, β={beta}, ηλmax/(1-β)={s.curvature_ratio:.2g}")
     bx.set_title("variance; grey dotted: OU (SDE) closed form")
     i = int(np.argmax(lam))
     samples = [a["final_sgd"][:, i], a["final_sgdm"][:, i], a["final_sde"][:, i]]
@@ -57,7 +57,7 @@ def fig_quadratic(res: Result, title: str = "") -> "plt.Figure":
     cx.plot(xs, np.exp(-(xs - mean_ou) ** 2 / (2 * var_ou)) / np.sqrt(2 * np.pi * var_ou), "k:", lw=1,
             label="OU law at T")
     cx.set(xlabel=f"x_T on the coordinate with λ={lam[i]:g}", ylabel="density",
-           title=f"law of x_T (KS(SGDM, SGD) = {s.get('ks_sgdm_sgd', float('nan')):.3f})")
+           title=f"law of x_T (KS(SGDM, SGD) = {s.ks_sgdm_sgd:.3f})")
     cx.legend(fontsize=7)
     fig.tight_layout()
     return fig
@@ -65,25 +65,27 @@ def fig_quadratic(res: Result, title: str = "") -> "plt.Figure":
 
 def fig_weak_error(res: Result) -> "plt.Figure":
     """|E h(SGDM) - E h(SGD)| against eta (log-log) with 95% Monte-Carlo bars, exact values, fitted slope."""
-    a, s, c = res.arrays, res.scalars, res.config
+    a, s, c = res.arrays, res.summary, res.config
     etas, err, se, exact = a["eff_lrs"], np.abs(a["errors"]), a["error_se"], np.abs(a["exact_errors"])
     fig, ax = plt.subplots(figsize=(5.4, 4.0))
     lower = np.clip(err - 1.96 * se, err * 1e-3, None)
     ax.errorbar(etas, err, yerr=[err - lower, 1.96 * se], fmt="o", color=SGDM_C, capsize=3,
                 label="measured (CRN, 95% MC interval)")
-    ax.plot(etas, exact, "k-", lw=0.9, label=f"exact on this quadratic (slope {s['exact_slope']:.2f})")
+    ax.plot(etas, exact, "k-", lw=0.9, label=f"exact on this quadratic (slope {s.exact_fit.slope:.2f})")
     if "sgd_vs_sde" in a:
-        for key, col, mk, name in (("sgd", SGD_C, "s", "SGD"), ("sgdm", SGDM_C, "^", "SGDM")):
+        for key, col, mk, name, to_sde in (("sgd", SGD_C, "s", "SGD", s.sgd_sde_fit),
+                                           ("sgdm", SGDM_C, "^", "SGDM", s.sgdm_sde_fit)):
             e = np.abs(a[f"{key}_vs_sde"])
             ax.plot(etas, e, mk, color=col, mfc="none", ms=6,
-                    label=f"|E h({name}) − E h(SDE)|: slope {s[f'{key}_sde_slope']:.2f}")
-    if np.isfinite(s["slope"]):
+                    label=f"|E h({name}) − E h(SDE)|: slope {to_sde.slope:.2f}")
+    order = s.error_fit
+    if np.isfinite(order.slope):
         fit = fit_line(np.log(etas), np.log(err))
         ax.plot(etas, np.exp(fit.intercept) * etas ** fit.slope, "--", color=SGDM_C,
-                label=f"fit: slope {s['slope']:.2f} [{s['slope_low']:.2f}, {s['slope_high']:.2f}]")
-    if np.isfinite(s["paper_order"]):
-        ref = err[0] * (etas / etas[0]) ** s["paper_order"]
-        ax.plot(etas, ref, ":", color="grey", label=f"Thm 3.5 bound order (1-α)/2 = {s['paper_order']:.2g}")
+                label=f"fit: slope {order.slope:.2f} [{order.low:.2f}, {order.high:.2f}]")
+    if np.isfinite(s.paper_order):
+        ref = err[0] * (etas / etas[0]) ** s.paper_order
+        ax.plot(etas, ref, ":", color="grey", label=f"Thm 3.5 bound order (1-α)/2 = {s.paper_order:.2g}")
     ax.set(xscale="log", yscale="log", xlabel="effective learning rate η", ylabel="|E h(SGDM) − E h(SGD)|",
            title=f"Weak error, h = x², T = {c['t_max']:g}, 1−β = {c['c']:g} η^{c['alpha']:g}")
     ax.xaxis.set_minor_formatter(plt.NullFormatter())  # minor labels collide on a short log axis
@@ -94,7 +96,7 @@ def fig_weak_error(res: Result) -> "plt.Figure":
 
 def fig_slow(res: Result, title: str = "") -> "plt.Figure":
     """Manifold sharpness over slow time t = k eta^2 for SGD and SGDM."""
-    a, c, s = res.arrays, res.config, res.scalars
+    a, c, s = res.arrays, res.config, res.summary
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(9.5, 3.6))
     t = a["time"]
     later = t > 0
@@ -108,7 +110,7 @@ def fig_slow(res: Result, title: str = "") -> "plt.Figure":
     ax.axvline(c["t_measure"], color="grey", ls="--", lw=0.8)
     ax.set(xlabel="slow time t = k η²", ylabel="sharpness of Φ(θ)",
            title=f"{title or 'Drift along the minima'}: η={c['eff_lr']:g}, β={c['beta']}, "
-                 f"ratio of drops {s['drift_ratio']:.3f}")
+                 f"ratio of drops {s.drift_ratio:.3f}")
     bx.set(xlabel="slow time t = k η²", ylabel="mean loss", title="loss after the first record (near the manifold)")
     ax.legend()
     fig.tight_layout()
@@ -117,12 +119,12 @@ def fig_slow(res: Result, title: str = "") -> "plt.Figure":
 
 def fig_torch(res: Result, title: str = "") -> "plt.Figure":
     """Test accuracy (solid) and train accuracy (dashed) over steps, mean and min-max band over seeds."""
-    a, c, s = res.arrays, res.config, res.scalars
+    a, c, s = res.arrays, res.config, res.summary
     S = c["n_seeds"]
     fig, ax = plt.subplots(figsize=(5.6, 3.9))
     step = a["step"]
     for sl, col, name in ((slice(0, S), SGD_C, f"SGD lr={c['eff_lr']:g}"),
-                          (slice(S, 2 * S), SGDM_C, f"SGDM lr={s['sgdm_lr']:g}, β={c['beta']}")):
+                          (slice(S, 2 * S), SGDM_C, f"SGDM lr={s.sgdm_lr:g}, β={c['beta']}")):
         te = a["test_acc"][:, sl]
         ax.plot(step, te.mean(1), color=col, label=f"{name} (test)")
         ax.fill_between(step, te.min(1), te.max(1), color=col, alpha=0.2)
@@ -130,8 +132,8 @@ def fig_torch(res: Result, title: str = "") -> "plt.Figure":
     ax.axhline(1.0 / c["n_classes"], color="grey", ls=":", lw=0.8)
     ax.plot([], [], "k--", lw=0.9, label="train (dashed); band: min-max over seeds")
     ax.set(xlabel="step", ylabel="accuracy", ylim=(0, 1),
-           title=f"{title or 'MLP, synthetic data'}: Δtest acc {s['acc_diff_mean']:+.3f} "
-                 f"[{s['acc_diff_low']:+.3f}, {s['acc_diff_high']:+.3f}]")
+           title=f"{title or 'MLP, synthetic data'}: Δtest acc {s.acc_diff_mean:+.3f} "
+                 f"[{s.acc_diff_low:+.3f}, {s.acc_diff_high:+.3f}]")
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig

@@ -29,15 +29,14 @@ def _log_ticks(ax, values, axis: str = "x") -> None:
 
 def fig_recall(res: Result) -> "plt.Figure":
     """Accuracy vs m (RNNs by state size, bound dashed; Transformer, hybrid) and m* vs state bits."""
-    a, s, cfg = res.arrays, res.scalars, res.config
+    a, s, cfg = res.arrays, res.summary, res.config
     m = a["m"]
-    k = len(s["state_bits"])
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10.5, 3.9))
-    for i, c in enumerate(colors(k)):
-        ax.plot(m, a["acc"][i], "o-", color=c, label=f"RNN, s={s['state_bits'][i]} bits")
+    for i, (rnn, c) in enumerate(zip(s.rnns, colors(len(s.rnns)))):
+        ax.plot(m, a["acc"][i], "o-", color=c, label=f"RNN, s={rnn.state_bits} bits")
         ax.plot(m, a["bound"][i], "--", color=c, lw=0.9)
-    ax.plot(m, a["acc"][s["models"].index("transformer")], "s-", color="black", label="Transformer")
-    ax.plot(m, a["acc"][s["models"].index("hybrid")], "^-", color="tab:red", label="hybrid (RNN + 1 attention)")
+    ax.plot(m, a["acc"][s.models.index("transformer")], "s-", color="black", label="Transformer")
+    ax.plot(m, a["acc"][s.models.index("hybrid")], "^-", color="tab:red", label="hybrid (RNN + 1 attention)")
     ax.axhline(cfg["threshold"], color="grey", lw=0.7, ls=":")
     ax.axhline(1 / cfg["n_values"], color="grey", lw=0.7, ls="-.")
     ax.text(m[-1], 1 / cfg["n_values"] + 0.02, "chance", fontsize=7, color="grey", ha="right")
@@ -45,8 +44,8 @@ def fig_recall(res: Result) -> "plt.Figure":
            title="Associative recall; dashed: Fano ceiling P*(s, m, V)")
     _log_ticks(ax, m)
     ax.legend(loc="lower left", fontsize=7)
-    bits = np.asarray(s["state_bits"], dtype=float)
-    cross = np.asarray(s["crossover"][:k], dtype=float)
+    bits = np.asarray(s.state_bits, dtype=float)
+    cross = np.array([rnn.crossover for rnn in s.rnns], dtype=float)
     fine = np.geomspace(bits.min() / 1.5, bits.max() * 1.5, 50)
     bx.plot(fine, critical_pairs(fine, cfg["n_values"], cfg["threshold"]), "k--", lw=1,
             label=f"bound: m* = s / f_V({cfg['threshold']})")
@@ -78,15 +77,15 @@ def fig_streaming(res: Result) -> "plt.Figure":
 
 def fig_budget(res: Result) -> "plt.Figure":
     """IsTree on the INDEX gadget: accuracy vs state bits, the agent's formula and the Fano ceiling."""
-    a, s, cfg = res.arrays, res.scalars, res.config
+    a, s, cfg = res.arrays, res.summary, res.config
     fig, ax = plt.subplots(figsize=(5.4, 3.9))
     ax.plot(a["bits"], a["acc"], "o-", label="budgeted streaming decider")
     ax.plot(a["bits"], a["formula"], ":", color="grey", label="its exact formula")
     ax.plot(a["bits"], a["bound"], "k--", lw=1, label="Fano ceiling, (n-3) hub bits")
-    ax.axvline(s["lower_bound_bits_exact"], color="tab:red", lw=0.8, ls="-.")
-    ax.text(s["lower_bound_bits_exact"], 0.47, " n-3 bits", color="tab:red", fontsize=7)
+    ax.axvline(s.lower_bound_bits, color="tab:red", lw=0.8, ls="-.")
+    ax.text(s.lower_bound_bits, 0.47, " n-3 bits", color="tab:red", fontsize=7)
     ax.set(xlabel="state bits", ylabel="accuracy", ylim=(0.45, 1.03),
-           title=f"R2: IsTree with a memory budget (n={cfg['n']}); union-find: {s['uf_bits']} bits, 100%")
+           title=f"R2: IsTree with a memory budget (n={cfg['n']}); union-find: {s.union_find.bits} bits, 100%")
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return fig
@@ -117,8 +116,8 @@ def fig_controller(res: Result) -> "plt.Figure":
 def fig_istree_train(res: Result) -> "plt.Figure":
     """R4: free-running answer accuracy by format (panels), model (bars) and n (groups); the hatched outline is
     the fraction of runs whose whole generated chain of thought equals the reference."""
-    a, s = res.arrays, res.scalars
-    formats, models, ns = s["formats"], s["models"], s["ns"]
+    a, cfg = res.arrays, res.config
+    formats, models, ns = cfg["formats"], cfg["models"], [t.n for t in res.summary.tests]
     fig, axes = plt.subplots(1, len(formats), figsize=(3.6 * len(formats), 3.4), squeeze=False, sharey=True)
     width = 0.8 / len(models)
     x = np.arange(len(ns))

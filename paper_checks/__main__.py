@@ -7,8 +7,9 @@ import sys
 import time
 from pathlib import Path
 
-from sims.engine.cli import field_parser
-from sims.engine.errors import TheoryLabError
+from sims.engine import validate
+from sims.engine.cli import field_parser, guarded
+from sims.engine.errors import ConfigError, DivergenceError, TheoryLabError
 
 from . import available, claims_of
 from .claims import Context, evaluate
@@ -25,41 +26,54 @@ def _figures(name: str, ctx: Context, out: Path) -> list[tuple[str, Path]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit codes: 0 every claim holds; 1 a claim fails or a control does not; 2 a bad argument (one sentence);
+    3 a run diverged; 130 interrupted (finished runs stay in the cache)."""
     parser = argparse.ArgumentParser(prog="python -m paper_checks", description=__doc__)
     parser.add_argument("names", nargs="*", help=f"papers to check (default: all of {', '.join(available())})")
     parser.add_argument("--preset", default="quick", choices=("quick", "paper"))
     parser.add_argument("--seeds", default=None,
-                        help="comma-separated seeds, used for every claim (default 0,1,2, continued to more seeds "
-                             "for a claim that declares it needs more)")
+                        help="comma-separated seeds from 0 to 2**63 - 1, used for every claim (default 0,1,2, "
+                             "continued to more seeds for a claim that declares it needs more)")
     parser.add_argument("--out", type=Path, default=Path("results/checks"), help="report folder")
     parser.add_argument("--cache", type=Path, default=None, help="cache folder (default: results/cache)")
     parser.add_argument("--only", default="", help="comma-separated claim names to run (default: all)")
     parser.add_argument("--no-figures", action="store_true", help="skip the figures in the report")
     args = parser.parse_args(argv)
+    return guarded(lambda: _check(args))
+
+
+def _seeds(text: str | None) -> tuple[int, ...]:
+    if text is None:
+        return Context().seeds
     try:
-        seeds = field_parser(tuple[int, ...])(args.seeds) if args.seeds is not None else Context().seeds
+        seeds = field_parser(tuple[int, ...])(text)
     except ValueError:
-        print(f"error: --seeds must be comma-separated integers, got {args.seeds!r}.", file=sys.stderr)
-        return 2
+        raise ConfigError(f"--seeds must be comma-separated integers, got {text!r}.") from None
+    for s in seeds:
+        validate.seed("--seeds", s)
     if len(seeds) < 2:
-        print("error: --seeds needs at least two seeds for a confidence interval.", file=sys.stderr)
-        return 2
+        raise ConfigError("--seeds needs at least two seeds for a confidence interval.")
     if len(set(seeds)) < len(seeds):
-        print(f"error: --seeds repeats a seed ({args.seeds}); each seed must be given once.", file=sys.stderr)
-        return 2
+        raise ConfigError(f"--seeds repeats a seed ({text}); each seed must be given once.")
+    return seeds
+
+
+def _check(args: argparse.Namespace) -> int:
+    seeds = _seeds(args.seeds)
     names = args.names or available()
     try:
         claims = [c for n in names for c in claims_of(n)]
     except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        raise ConfigError(str(err)) from None
     only = {s for s in args.only.split(",") if s}
     if only:
         unknown = only - {c.name for c in claims}
         if unknown:
-            print(f"error: --only names unknown claims: {', '.join(sorted(unknown))}.", file=sys.stderr)
-            return 2
+            raise ConfigError(f"--only names unknown claims: {', '.join(sorted(unknown))}.")
         claims = [c for c in claims if c.name in only]
+    validate.writable_dir("--out", args.out)
+    if args.cache is not None:
+        validate.writable_dir("--cache", args.cache)
     ctx = Context(preset=args.preset, seeds=seeds, cache=args.cache, seeds_chosen=args.seeds is not None)
     start = time.perf_counter()
     outcomes = []
@@ -67,9 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"measuring {claim.paper}.{claim.name} ...", file=sys.stderr, flush=True)
         try:
             outcomes.append(evaluate(claim, ctx))
+        except ConfigError as err:
+            raise ConfigError(f"{claim.paper}.{claim.name}: {err}") from None
         except TheoryLabError as err:
-            print(f"error: {claim.paper}.{claim.name}: {err}", file=sys.stderr)
-            return 3
+            raise DivergenceError(f"{claim.paper}.{claim.name}: {err}") from None
     print(text_table(outcomes))
     figures = []
     for n in [] if args.no_figures else names:

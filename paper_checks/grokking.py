@@ -23,6 +23,7 @@ lambda = 0 runs at the horizon (the misgrokking control also at its claim's T-_{
 """
 from __future__ import annotations
 
+from typing import Any, Callable
 
 import numpy as np
 
@@ -81,9 +82,10 @@ def _modular_small_init(ctx: Context):
     return ctx.results(MODULAR, alphas=SMALL_MODULAR_ALPHAS, lams=(base.lams[0],), t_max=0.3 * base.t_max)
 
 
-def _point(res, init_norm: float | None = None, lam: float | None = None) -> int:
+def _index(res, init_norm: float | None = None, lam: float | None = None) -> int:
     """Index of the sweep point with this init norm (default: largest) and lambda (default: first)."""
-    norms, lams = np.asarray(res.scalars["init_norm"]), np.asarray(res.scalars["lam"])
+    points = res.summary.points
+    norms, lams = np.array([p.init_norm for p in points]), np.array([p.lam for p in points])
     init_norm = norms.max() if init_norm is None else init_norm
     lam = lams[0] if lam is None else lam
     hits = np.nonzero(np.isclose(norms, init_norm) & np.isclose(lams, lam))[0]
@@ -95,13 +97,12 @@ def _point(res, init_norm: float | None = None, lam: float | None = None) -> int
 def _window_time(res, b: int, c: float, upper: bool) -> float:
     """T-+_c with alpha_eff = ||theta0||/||theta_final||, clamped to [t_fit, t_max] (lambda = 0: t_max)."""
     t = res.arrays["time"]
-    lam = res.scalars["lam"][b]
-    if lam <= 0:
+    point = res.summary.points[b]
+    if point.lam <= 0:
         return float(t[-1])
-    ln_alpha = np.log(res.scalars["init_norm"][b] / res.scalars["norm_final"][b])
-    when = (1 + c if upper else 1 - c) * ln_alpha / lam
-    t_fit = res.scalars["t_fit"][b]
-    return float(np.clip(when, t_fit if np.isfinite(t_fit) else t[0], t[-1]))
+    ln_alpha = np.log(point.init_norm / point.norm_final)
+    when = (1 + c if upper else 1 - c) * ln_alpha / point.lam
+    return float(np.clip(when, point.t_fit if np.isfinite(point.t_fit) else t[0], t[-1]))
 
 
 def _curve_at(res, name: str, b: int, when: float) -> float:
@@ -109,16 +110,19 @@ def _curve_at(res, name: str, b: int, when: float) -> float:
 
 
 # ---- measurements -----------------------------------------------------------------------------------------
-def delay_slope(runs, scale_key: str, time_key: str, below_late_scale: bool = False) -> list[float]:
-    """Per run: slope of lambda * <time_key> against ln <scale_key> over the sweep points at the first lambda
-    (NaN when lambda = 0, some point never made the transition, or fewer than two points are selected).
+def delay_slope(runs, scale_and_time: Callable[[Any], tuple[float, float]],
+                below_late_scale: bool = False) -> list[float]:
+    """Per run: slope of lambda * time against ln scale over the sweep points at the first lambda, where
+    scale_and_time(point) gives a point's (scale, time) (NaN when lambda = 0, some point never made the
+    transition, or fewer than two points are selected).
 
     below_late_scale: use only the points whose parameter norm starts no larger than it ends
     (||theta(0)|| <= ||theta_final||: no kernel phase), the small-init control's setting."""
     out = []
     for r in runs:
-        scale, lams = np.asarray(r.scalars[scale_key]), np.asarray(r.scalars["lam"])
-        times = np.asarray(r.scalars[time_key], dtype=float)
+        points = r.summary.points
+        scale, times = (np.array(column, dtype=float) for column in zip(*map(scale_and_time, points)))
+        lams = np.array([p.lam for p in points])
         sel = np.isclose(lams, lams[0])
         if below_late_scale:
             norm = r.arrays["param_norm"]
@@ -132,7 +136,7 @@ def delay_slope(runs, scale_key: str, time_key: str, below_late_scale: bool = Fa
 
 def slope_of_delay(runs, below_late_scale: bool = False) -> list[float]:
     """Diagonal nets: slope of lambda*t_grok against ln ||theta0|| (theory: 1; at small init: no delay)."""
-    return delay_slope(runs, "init_norm", "t_grok", below_late_scale)
+    return delay_slope(runs, lambda p: (p.init_norm, p.t_grok), below_late_scale)
 
 
 def lambda_rescaled_ratio(runs, init_norm: float | None = None) -> list[float]:
@@ -140,11 +144,12 @@ def lambda_rescaled_ratio(runs, init_norm: float | None = None) -> list[float]:
     Theory: 1 when the transition time is ~ 1/lambda; lam1/lam2 when it does not depend on lambda."""
     out = []
     for r in runs:
-        lams = sorted(set(r.scalars["lam"]))
-        norms = sorted(set(r.scalars["init_norm"]))
+        points = r.summary.points
+        lams = sorted({p.lam for p in points})
+        norms = sorted({p.init_norm for p in points})
         norm = norms[len(norms) // 2] if init_norm is None else init_norm
-        b1, b2 = _point(r, norm, lams[0]), _point(r, norm, lams[1])
-        t1, t2 = r.scalars["t_grok"][b1], r.scalars["t_grok"][b2]
+        t1 = points[_index(r, norm, lams[0])].t_grok
+        t2 = points[_index(r, norm, lams[1])].t_grok
         out.append((lams[0] * t1) / (lams[1] * t2))
     return out
 
@@ -153,7 +158,7 @@ def early_cosine_l2(runs, init_norm: float | None = None) -> list[float]:
     """cos(w, w_L2) at T-_{1/2}(alpha_eff), at the largest init norm (or the one given)."""
     out = []
     for r in runs:
-        b = _point(r, init_norm)
+        b = _index(r, init_norm)
         out.append(_curve_at(r, "cos_l2", b, _window_time(r, b, 0.5, upper=False)))
     return out
 
@@ -162,9 +167,9 @@ def early_accuracy_gap(runs, init_norm: float | None = None) -> list[float]:
     """test acc(T-_{1/2}) minus the max-L2-margin classifier's test acc."""
     out = []
     for r in runs:
-        b = _point(r, init_norm)
+        b = _index(r, init_norm)
         acc = _curve_at(r, "test_acc", b, _window_time(r, b, 0.5, upper=False))
-        out.append(acc - r.scalars["l2_test_acc"])
+        out.append(acc - r.summary.max_l2_margin.test_acc)
     return out
 
 
@@ -172,17 +177,16 @@ def late_cosine_l1(runs) -> list[float]:
     """cos(w, w_L1) at T+_1(alpha_eff) (lambda = 0: at the horizon), largest init norm."""
     out = []
     for r in runs:
-        b = _point(r)
+        b = _index(r)
         out.append(_curve_at(r, "cos_l1", b, _window_time(r, b, 1.0, upper=True)))
     return out
 
 
 def _rise_width(r, b: int, relative: bool) -> float:
-    t = r.arrays["time"]
-    t70 = first_crossing(t, r.arrays["test_acc"][:, b], 0.70)
-    t95 = r.scalars["t_grok"][b]
-    width = t95 - t70
-    return width / t95 if relative else r.scalars["lam"][b] * width
+    point = r.summary.points[b]
+    t70 = first_crossing(r.arrays["time"], r.arrays["test_acc"][:, b], 0.70)
+    width = point.t_grok - t70
+    return width / point.t_grok if relative else point.lam * width
 
 
 def sharpening(runs, high: float | None = None, low: float | None = None) -> list[float]:
@@ -190,9 +194,9 @@ def sharpening(runs, high: float | None = None, low: float | None = None) -> lis
     the smallest (or `low`), first lambda. Theory: the window shrinks relative to ln(alpha)/lambda as alpha grows."""
     out = []
     for r in runs:
-        norms = np.asarray(r.scalars["init_norm"])
-        hi = _point(r, norms.max() if high is None else high)
-        lo = _point(r, norms.min() if low is None else low)
+        norms = [p.init_norm for p in r.summary.points]
+        hi = _index(r, max(norms) if high is None else high)
+        lo = _index(r, min(norms) if low is None else low)
         out.append(_rise_width(r, hi, True) / _rise_width(r, lo, True))
     return out
 
@@ -201,10 +205,11 @@ def plateau_length(runs, init_norm: float | None = None) -> list[float]:
     """lambda * (t70 - t_fit): how long, in units of 1/lambda, the fitted net stays before generalising."""
     out = []
     for r in runs:
-        norms = sorted(set(r.scalars["init_norm"]))
-        b = _point(r, norm if (norm := init_norm) is not None else norms[min(1, len(norms) - 1)])
+        norms = sorted({p.init_norm for p in r.summary.points})
+        b = _index(r, norms[min(1, len(norms) - 1)] if init_norm is None else init_norm)
+        point = r.summary.points[b]
         t70 = first_crossing(r.arrays["time"], r.arrays["test_acc"][:, b], 0.70)
-        out.append(r.scalars["lam"][b] * (t70 - r.scalars["t_fit"][b]))
+        out.append(point.lam * (t70 - point.t_fit))
     return out
 
 
@@ -215,16 +220,16 @@ def misgrok_drop(runs, clock_runs=None) -> list[float]:
     have no clock of their own (lambda = 0: the control reads its own curve at the weight-decay run's instant)."""
     out = []
     for i, r in enumerate(runs):
-        b = _point(r)
+        b = _index(r)
         c = r if clock_runs is None else clock_runs[i]
-        early = _curve_at(r, "test_acc", b, _window_time(c, _point(c), 0.5, upper=False))
-        out.append(early - r.scalars["test_acc_final"][b])
+        early = _curve_at(r, "test_acc", b, _window_time(c, _index(c), 0.5, upper=False))
+        out.append(early - r.summary.points[b].test_acc_final)
     return out
 
 
 def late_gap_to_l1(runs) -> list[float]:
     """Test accuracy at the horizon minus the max-L1-margin classifier's test accuracy, largest init norm."""
-    return [r.scalars["test_acc_final"][_point(r)] - r.scalars["l1_test_acc"] for r in runs]
+    return [r.summary.points[_index(r)].test_acc_final - r.summary.max_l1_margin.test_acc for r in runs]
 
 
 def matrix_kernel_ratio(runs) -> list[float]:
@@ -232,27 +237,25 @@ def matrix_kernel_ratio(runs) -> list[float]:
     MSE, largest alpha (here alpha is the paper's own: U = V = alpha I)."""
     out = []
     for r in runs:
-        alphas, lams = np.asarray(r.scalars["alpha"]), np.asarray(r.scalars["lam"])
-        b = int(np.argmax(alphas))
-        lam = lams[b]
+        b = int(np.argmax([p.alpha for p in r.summary.points]))
+        point = r.summary.points[b]
         t = r.arrays["time"]
-        when = 0.5 * np.log(alphas[b]) / lam if lam > 0 else t[-1]
-        t_fit = r.scalars["t_fit"][b]
-        when = float(np.clip(when, t_fit if np.isfinite(t_fit) else t[-1], t[-1]))
-        out.append(value_at(t, r.arrays["test_mse"][:, b], when) / r.scalars["kernel_test_mse"])
+        when = 0.5 * np.log(point.alpha) / point.lam if point.lam > 0 else t[-1]
+        when = float(np.clip(when, point.t_fit if np.isfinite(point.t_fit) else t[-1], t[-1]))
+        out.append(value_at(t, r.arrays["test_mse"][:, b], when) / r.summary.kernel_test_mse)
     return out
 
 
 def matrix_slope(runs, below_late_scale: bool = False) -> list[float]:
     """Matrix completion: slope of lambda*t_half against ln(alpha) (theory: 1; at small init: no delay)."""
-    return delay_slope(runs, "alpha", "t_half", below_late_scale)
+    return delay_slope(runs, lambda p: (p.alpha, p.t_half), below_late_scale)
 
 
 def modular_delay_slope(runs, below_late_scale: bool = False) -> list[float]:
     """Modular addition: slope of lambda*t50 against ln(alpha), where t50 is the time test accuracy first
     reaches 50% (the middle of the jump; the time of 95% also carries the slow approach to the final accuracy,
     which varies between seeds)."""
-    return delay_slope(runs, "alpha", "t_test50", below_late_scale)
+    return delay_slope(runs, lambda p: (p.alpha, p.t_test50), below_late_scale)
 
 
 def _misgrok_pair(ctx: Context):

@@ -127,7 +127,7 @@ def threshold_frequency_error(res, cfg, ratio: bool = False) -> float:
     """max over p (two decades) of |f / (A alpha M^-(alpha+1)) - 1| at M = 10^log10_m[1] / 3: f = r_numeric p the
     numeric threshold frequency against Eq. 6's p-free value. ratio=True (control): the critical ratio taken as the
     p-free quantity, f = r_numeric p_mid with p_mid the middle of the p range."""
-    ps, M_f = res.arrays["p_grid"], float(res.scalars["M_f"])
+    ps, M_f = res.arrays["p_grid"], float(res.summary.M_f)
     r_num = res.arrays["r_thres_p_numeric"]
     f = r_num * (ps if not ratio else cfg.p)
     eq6 = cfg.A * cfg.alpha * M_f ** -(cfg.alpha + 1)
@@ -197,7 +197,7 @@ def subsampling_optimum_error(res, cfg, boost: bool = True) -> float:
     """|rho_numeric - rho*|: rho_numeric the kept fraction at which the numerically optimal learner stores the most
     facts (grid, then golden-section search), rho* solving rho H_tot = M - M0(r p / rho) (our closed form). Without
     the frequency boost (control: keeping fewer facts does not make each more frequent) nothing beats rho = 1."""
-    rho = res.scalars["rho_star_numeric"] if boost else _subsampling(_same(cfg), False)[0]
+    rho = res.summary.subsampling.rho_star_numeric if boost else _subsampling(_same(cfg), False)[0]
     return abs(rho - _rho_star(cfg))
 
 
@@ -206,7 +206,8 @@ def subsampling_gain_ratio(res, cfg, boost: bool = True) -> float:
     best kept fraction minus at rho = 1, over the same from the closed form (stored at rho* minus at rho = 1, with
     `K.subsampled_memorized`). NaN when the closed form predicts no gain."""
     if boost:
-        num = res.scalars["stored_best_numeric"] - res.scalars["stored_all_numeric"]
+        sub = res.summary.subsampling
+        num = sub.stored_best_numeric - sub.stored_all_numeric
     else:
         _, best, at_one = _subsampling(_same(cfg), False)
         num = best - at_one
@@ -292,13 +293,13 @@ def low_ratio_memorized(runs, size_index: int = 0) -> list[float]:
 
 def threshold_slope(runs) -> list[float]:
     """Fitted slope of ln(r_thres/(1-r_thres)) against ln N (N: non-embedding parameters) over the sizes."""
-    return [float(r.scalars["slope_odds"]["slope"]) for r in runs]
+    return [float(r.summary.slope_odds.slope) for r in runs]
 
 
 def exponent_gap(runs) -> list[float]:
     """Fitted slope of ln(r_thres/(1-r_thres)) vs ln N minus the prediction -(alpha+1) from the measured
     web-loss exponent."""
-    return [float(r.scalars["slope_odds"]["slope"] + (r.scalars["alpha_web"] + 1.0)) for r in runs]
+    return [float(r.summary.slope_odds.slope + (r.summary.alpha_web + 1.0)) for r in runs]
 
 
 def ratios_at_level(res, level: float) -> np.ndarray:
@@ -351,7 +352,8 @@ def knapsack_prediction_gap(runs) -> list[float]:
 
 
 def web_alpha(runs) -> list[float]:
-    return [float(r.scalars["alpha_web"]) for r in runs]
+    """The web loss's model-size exponent alpha of each sweep (F2 ~ N^-alpha)."""
+    return [float(r.summary.alpha_web) for r in runs]
 
 
 def _linear_web(ctx: Context):

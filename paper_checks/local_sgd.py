@@ -16,7 +16,7 @@ from __future__ import annotations
 from sims.local_sgd import TORCH, TOY
 
 from .claims import NOT_READ, Claim, Context, Expect
-from .read import scalar, scalar_of
+from .read import scalar_of
 
 PAPER = "local_sgd"
 RESTORED = ("; a later review narrowed it to {new} after the first measurement, and it is restored here: a band "
@@ -57,14 +57,14 @@ def _torch(ctx: Context, **overrides):
 
 def torch_trace_gain(res) -> list[float]:
     """Per inner seed: (tr H after SGD - tr H after Local SGD) / tr H at the start (same steps, lr, total batch)."""
-    return [float(v) for v in res.scalars["trace_gain"]]
+    return [float(v) for v in res.summary.trace_gain]
 
 
 # ---- measurements -----------------------------------------------------------------------------------------
 def tracking_band(runs) -> list[float]:
     """Per seed: the larger of the SGD and Local SGD gaps between the path-mean discrete sharpness and the
     slow SDE's, relative to lambda0 - 2."""
-    return [max(a, b) for a, b in zip(scalar(runs, "band_sgd"), scalar(runs, "band_local"))]
+    return [max(r.summary.sgd.band, r.summary.local.band) for r in runs]
 
 
 def tracking_band_of_toy(ctx: Context) -> list[float]:

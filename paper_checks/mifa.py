@@ -25,10 +25,11 @@ import math
 
 import numpy as np
 
+from sims.engine import Result
 from sims.mifa import NONCONVEX, QUADRATIC
+from sims.mifa.quadratic import AlgorithmSummary
 
 from .claims import NOT_READ, OURS, READ, Claim, Context, Expect
-from .read import number
 
 PAPER = "mifa"
 NAN = float("nan")
@@ -61,19 +62,25 @@ def _nonconvex(ctx: Context):
 
 
 # ---- measurements -----------------------------------------------------------------------------------------
+def _run_of(r: Result, pattern: str, name: str) -> AlgorithmSummary:
+    """Algorithm `name` under availability `pattern` in one quadratic run."""
+    return r.summary.patterns[pattern].algorithms[name]
+
+
 def slope(runs, pattern: str, name: str) -> list[float]:
     """Per run: log-log slope of the replica-mean ||w_t - w*||^2 against t over the last decade of rounds."""
-    return [r.scalars[pattern][name]["slope"] for r in runs]
+    return [_run_of(r, pattern, name).slope for r in runs]
 
 
 def log_gap_to_floor(runs, name: str) -> list[float]:
     """Per run: log10(final ||w_T - w*||^2 / ||w_b - w*||^2), w_b the biased fixed point (closed form)."""
-    return [math.log10(r.scalars["label"][name]["final_error"] / r.scalars["label"]["floor_exact"]) for r in runs]
+    return [math.log10(_run_of(r, "label", name).final_error / r.summary.patterns["label"].floor_exact)
+            for r in runs]
 
 
 def floor_ratio(runs, floor_runs, pattern: str) -> list[float]:
     """Per run: final error of available-only FedAvg over the closed-form floor of the label pattern."""
-    return [r.scalars[pattern]["fedavg_active"]["final_error"] / f.scalars["label"]["floor_exact"]
+    return [_run_of(r, pattern, "fedavg_active").final_error / f.summary.patterns["label"].floor_exact
             for r, f in zip(runs, floor_runs)]
 
 
@@ -82,21 +89,21 @@ def wait_ratio(runs, pattern: str, ref_runs) -> list[float]:
     sampled sets of the label-pattern run (the prediction)."""
     out = []
     for r, ref in zip(runs, ref_runs):
-        predicted = number(ref.scalars["label"]["fedavg_wait"]["wait_predicted"])
-        measured = number(r.scalars[pattern]["fedavg_wait"]["wait_measured"])
+        predicted = _run_of(ref, "label", "fedavg_wait").wait_predicted
+        measured = _run_of(r, pattern, "fedavg_wait").wait_measured
         out.append(measured / predicted if np.isfinite(predicted) else NAN)
     return out
 
 
 def improvement_gap(runs, pattern: str, ref_runs) -> list[float]:
     """Per run: log10(measured rounds-ratio FedAvg(S)/MIFA for equal error / case-study prediction)."""
-    return [math.log10(r.scalars[pattern]["improvement_measured"] / ref.scalars["label"]["improvement_predicted"])
-            for r, ref in zip(runs, ref_runs)]
+    return [math.log10(r.summary.patterns[pattern].improvement_measured
+                       / ref.summary.patterns["label"].improvement_predicted) for r, ref in zip(runs, ref_runs)]
 
 
 def nonconvex_slope(runs, name: str) -> list[float]:
     """Per run: slope of log (1/T) sum_t ||grad f(w_t)||^2 against log T (eta = eta0/sqrt(T))."""
-    return [r.scalars[name]["slope"] for r in runs]
+    return [r.summary.algorithms[name].slope for r in runs]
 
 
 CLAIMS = [

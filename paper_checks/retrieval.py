@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from sims.engine import Result
 from sims.engine.curves import fit_line
 from sims.retrieval import BUDGET, CONTROLLER, RECALL, STREAMING
 from theory.retrieval import ar_success_upper_bound
@@ -31,8 +32,8 @@ CEILING = ("a hard ceiling: the Fano bound holds exactly for the true success pr
 def streaming_excess(ctx: Context, cheat: bool = False) -> list[float]:
     """R1: max over (s, m) of accuracy minus P*(s, m, V) for the s-bit agent (cheat: the agent that stores
     cheat_factor * s bits, checked against s)."""
-    key = "max_excess_cheat" if cheat else "max_excess"
-    return [r.scalars[key] for r in ctx.results(STREAMING)]
+    return [r.summary.cheat_max_excess_over_bound if cheat else r.summary.max_excess_over_bound
+            for r in ctx.results(STREAMING)]
 
 
 def attention_gap(ctx: Context, fits: bool = False) -> list[float]:
@@ -43,7 +44,7 @@ def attention_gap(ctx: Context, fits: bool = False) -> list[float]:
         a = r.arrays
         i = int(np.argmin(np.abs(a["s_bits"] - 128)))
         m = a["m"]
-        j = int(np.nonzero(m * r.scalars["pair_bits"] <= a["s_bits"][i])[0].max()) if fits else m.size - 1
+        j = int(np.nonzero(m * r.summary.pair_bits <= a["s_bits"][i])[0].max()) if fits else m.size - 1
         out.append(float(a["acc_full"][j] - a["acc"][i, j]))
     return out
 
@@ -51,8 +52,8 @@ def attention_gap(ctx: Context, fits: bool = False) -> list[float]:
 def budget_excess(ctx: Context, union_find: bool = False) -> list[float]:
     """R2: max over k of the budgeted decider's accuracy minus the Fano ceiling for its state (union_find: the
     exact union-find decider checked against the smallest budget's bit count)."""
-    key = "uf_excess_at_smallest_budget" if union_find else "max_excess"
-    return [r.scalars[key] for r in ctx.results(BUDGET)]
+    return [r.summary.union_find.excess_at_smallest_budget if union_find else r.summary.max_excess_over_bound
+            for r in ctx.results(BUDGET)]
 
 
 def controller_accuracy(ctx: Context, retrieval: bool = True) -> list[float]:
@@ -65,18 +66,22 @@ def controller_accuracy(ctx: Context, retrieval: bool = True) -> list[float]:
 def controller_bits_ratio(ctx: Context, union_find: bool = False) -> list[float]:
     """R5: the controller's measured state bits at the largest n over the bits any retrieval-free algorithm
     needs there (Thm 4.7, INDEX gadget: n - 3); union_find: the exact retrieval-free decider's n ceil(log2 n)."""
-    key = "union_find_over_lower_bound_at_largest_n" if union_find else "bits_over_lower_bound_at_largest_n"
-    return [r.scalars[key] for r in ctx.results(CONTROLLER)]
+    return [r.summary.union_find_over_lower_bound_at_largest_n if union_find
+            else r.summary.bits_over_lower_bound_at_largest_n for r in ctx.results(CONTROLLER)]
+
+
+def _rnn_ceilings(r: Result) -> np.ndarray:
+    """P*(s, m, V) of each RNN of a recall run (rows) over its m grid (columns)."""
+    return np.array([ar_success_upper_bound(float(b), r.arrays["m"], r.config["n_values"])
+                     for b in r.summary.state_bits])
 
 
 def recall_excess(ctx: Context) -> list[float]:
     """Max over RNN state sizes and m of measured first-query accuracy minus P*(s, m, V)."""
     out = []
     for r in ctx.results(RECALL):
-        a, s = r.arrays, r.scalars
-        bits = np.asarray(s["state_bits"], dtype=float)
-        bound = np.array([ar_success_upper_bound(b, a["m"], r.config["n_values"]) for b in bits])
-        out.append(float(np.max(a["acc"][:bits.size] - bound)))
+        bound = _rnn_ceilings(r)
+        out.append(float(np.max(r.arrays["acc"][:len(bound)] - bound)))
     return out
 
 
@@ -86,10 +91,8 @@ def transformer_excess(ctx: Context) -> list[float]:
     of keys and values) grows with the context, so Thm 4.6 bounds it by no fixed s: it may beat the ceilings."""
     out = []
     for r in ctx.results(RECALL):
-        a, s = r.arrays, r.scalars
-        acc = a["acc"][s["models"].index("transformer")]
-        bound = np.array([ar_success_upper_bound(float(b), a["m"], r.config["n_values"]) for b in s["state_bits"]])
-        out.append(float(np.max(acc[None, :] - bound)))
+        acc = r.arrays["acc"][r.summary.models.index("transformer")]
+        out.append(float(np.max(acc[None, :] - _rnn_ceilings(r))))
     return out
 
 
@@ -98,8 +101,8 @@ def attention_recall(ctx: Context, rnn: bool = False) -> list[float]:
     RNN's lowest accuracy)."""
     out = []
     for r in ctx.results(RECALL):
-        names = r.scalars["models"]
-        rows = [len(r.scalars["state_bits"]) - 1] if rnn else [names.index("transformer"), names.index("hybrid")]
+        names = r.summary.models
+        rows = [len(r.summary.rnns) - 1] if rnn else [names.index("transformer"), names.index("hybrid")]
         out.append(float(r.arrays["acc"][rows].min()))
     return out
 
@@ -110,13 +113,12 @@ def crossover_slope(ctx: Context, reset: bool = False) -> list[float]:
     the state zeroed at the boundary."""
     out = []
     for r in ctx.results(RECALL):
-        key = "crossover_reset" if reset else "crossover"
-        k = len(r.scalars["state_bits"])
-        m_star = np.asarray(r.scalars[key][:k], dtype=float)
+        rnns = r.summary.rnns
+        m_star = np.array([x.crossover_reset if reset else x.crossover for x in rnns], dtype=float)
         if not np.all(np.isfinite(m_star)):
             out.append(NAN)
             continue
-        out.append(fit_line(np.log(r.scalars["state_bits"]), np.log(m_star)).slope)
+        out.append(fit_line(np.log([x.state_bits for x in rnns]), np.log(m_star)).slope)
     return out
 
 

@@ -1,6 +1,7 @@
 """The shared engine: seeding, result files, the cache and resumable sweeps, the command line, curve helpers."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import operator
@@ -18,7 +19,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sims.engine import ConfigError, DivergenceError, Experiment, Result, cache, map_runs, mean_ci, rng, validate
+from sims.engine import (ConfigError, DivergenceError, Experiment, Result, Summary, cache, map_runs, mean_ci, rng,
+                         validate)
 from sims.engine import results as results_mod
 from sims.engine.cli import field_parser, main
 from sims.engine.curves import eval_schedule, first_crossing, fit_line, value_at
@@ -38,6 +40,14 @@ class ToyConfig:
         validate.each(validate.positive, "values", self.values)
 
 
+@dataclass(frozen=True)
+class ToySummary(Summary):
+    """mean: mean of the draws; values: the config's values, echoed."""
+
+    mean: float
+    values: tuple[float, ...]
+
+
 CALLS: list[ToyConfig] = []
 
 
@@ -46,12 +56,12 @@ def toy_run(cfg: ToyConfig) -> Result:
     x = rng(cfg.seed, "toy").standard_normal(cfg.n) * cfg.scale
     if cfg.scale > 1e6:
         check_finite("x", np.array([np.inf]))
-    return Result("toy.main", cache.config_dict(cfg), {"mean": float(x.mean()), "values": list(cfg.values)},
-                  {"x": x})
+    return Result("toy.main", cache.config_dict(cfg), ToySummary(mean=float(x.mean()), values=cfg.values), {"x": x})
 
 
 TOY = Experiment("toy", "main", "a toy experiment", ToyConfig,
-                 {"quick": ToyConfig(), "paper": ToyConfig(n=50)}, toy_run, lambda r: f"mean={r.scalars['mean']:.3f}")
+                 {"quick": ToyConfig(), "paper": ToyConfig(n=50)}, toy_run,
+                 lambda r: f"mean={r.summary.mean:.3f}", ToySummary)
 
 
 def test_rng_streams_are_reproducible_and_independent():
@@ -62,12 +72,15 @@ def test_rng_streams_are_reproducible_and_independent():
 
 
 def test_result_roundtrip_and_no_temporary_files(tmp_path):
-    res = Result("toy.main", {"a": 1, "t": [1, 2]}, {"s": 2.5, "inf": float("inf"), "nan": float("nan")},
+    res = Result("toy.main", {"a": 1, "t": [1, 2]}, ToySummary(mean=2.5, values=(float("inf"), float("nan"))),
                  {"x": np.arange(6.0).reshape(2, 3)})
     results_mod.save(res, tmp_path / "r")
-    back = results_mod.load(tmp_path / "r")
-    assert back.config == res.config and back.scalars["s"] == 2.5 and back.scalars["inf"] == float("inf")
-    assert back.scalars["nan"] is None  # NaN is stored as JSON null
+    stored = json.loads((tmp_path / "r" / "result.json").read_text())["summary"]
+    assert stored == {"mean": 2.5, "values": ["inf", None]}  # readable JSON: no NaN or Infinity tokens
+    back = results_mod.load(tmp_path / "r", ToySummary)
+    assert back.config == res.config and back.summary.mean == 2.5 and back.summary.values[0] == float("inf")
+    assert np.isnan(back.summary.values[1])
+    assert results_mod.load(tmp_path / "r").summary == {"mean": 2.5, "values": [float("inf"), None]}  # untyped
     assert np.array_equal(back.arrays["x"], res.arrays["x"])
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["arrays.npz", "result.json"]
 
@@ -114,6 +127,10 @@ def test_cache_key_follows_the_code_it_depends_on(tmp_path, monkeypatch):
     (sims_dir / "engine" / "core.py").write_text("x = 2\n")
     a3, b3 = fingerprints()
     assert a3 != a2 and b3 != b1
+    (sims_dir / "engine" / "lm").mkdir()
+    (sims_dir / "engine" / "lm" / "train.py").write_text("w = 1\n")      # an engine subpackage counts too
+    a4, b4 = fingerprints()
+    assert a4 != a3 and b4 != b3
     cache.code_fingerprint.cache_clear()
 
 
@@ -140,8 +157,10 @@ def test_a_sweep_over_worker_processes_stores_each_point_and_reuses_the_stored_o
     configs = [TOY.config("quick", seed=s) for s in range(3)]
     cache.sweep("toy.main", configs[:1], toy_run, tmp_path)                   # one point already stored
     seen = []
-    out = cache.sweep("toy.main", configs, toy_run, tmp_path, workers=2, on_done=lambda i, r: seen.append(i))
+    out = cache.sweep("toy.main", configs, toy_run, tmp_path, workers=2, on_done=lambda i, r: seen.append(i),
+                      summary=ToySummary)
     assert sorted(seen) == [0, 1, 2] and [r.meta["from_cache"] for r in out] == [True, False, False]
+    assert all(isinstance(r.summary, ToySummary) for r in out)  # the stored point is read back typed too
     assert all(results_mod.is_complete(cache.path_for("toy.main", c, tmp_path)) for c in configs)
     serial = [toy_run(c) for c in configs]
     assert all(np.array_equal(a.arrays["x"], b.arrays["x"]) for a, b in zip(out, serial))
@@ -163,6 +182,10 @@ def test_field_parser_reads_sequences_and_bools():
     assert field_parser(tuple[float, ...])("1,2.5, 3") == (1.0, 2.5, 3.0)
     assert field_parser(bool)("false") is False
     assert field_parser(int)("12") == 12
+    assert field_parser(tuple[int, ...])("") == ()  # an empty list: the config's own check decides
+    for malformed in ("1,,2", ",", "3,", ",3"):
+        with pytest.raises(ValueError):
+            field_parser(tuple[int, ...])(malformed)
     with pytest.raises(ValueError):
         field_parser(int)("1.5")
 
@@ -233,7 +256,7 @@ def test_mean_ci_coverage_is_near_nominal():
 
 TOY2 = Experiment("toy", "second", "a second toy experiment", ToyConfig,
                   {"quick": ToyConfig(n=3), "paper": ToyConfig(n=30)}, toy_run,
-                  lambda r: f"second={r.scalars['mean']:.3f}")
+                  lambda r: f"second={r.summary.mean:.3f}", ToySummary)
 
 
 def test_cli_runs_every_default_experiment_in_turn_and_stops_at_the_first_failure(tmp_path, capsys):
@@ -294,16 +317,16 @@ def _started(pid: int) -> str | None:
     return None if fields[0] == "Z" else fields[19]
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_map_runs_workers_end_when_their_parent_is_killed(tmp_path):
-    """A sweep killed with SIGKILL (as a scheduler or the OOM killer does: no cleanup runs) must not leave its
-    workers training on; each ends within a few seconds of losing its parent."""
-    (tmp_path / "sweep.py").write_text(_SWEEP_SCRIPT)
+@contextlib.contextmanager
+def _sweep_with_two_workers(tmp_path, script: str, **popen):
+    """Start `script` (a sweep over two workers that nap) in its own session and process group, which the workers
+    join; yield the parent process and its workers' {pid: start time} once both workers run; kill the group on
+    the way out."""
+    (tmp_path / "sweep.py").write_text(script)
     root = str(Path(__file__).resolve().parents[1])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
-    # its own session and process group, which the workers join: the cleanup below reaches them all by group
     parent = subprocess.Popen([sys.executable, str(tmp_path / "sweep.py"), str(tmp_path)], env=env,
-                              start_new_session=True)
+                              start_new_session=True, **popen)
     try:
         workers: dict[int, str | None] = {}
         deadline = time.monotonic() + 180
@@ -312,18 +335,49 @@ def test_map_runs_workers_end_when_their_parent_is_killed(tmp_path):
             workers = {int(f.read_text()): None for f in sorted(tmp_path.glob("w*.pid"))}
         workers = {pid: _started(pid) for pid in workers}
         assert len(workers) == 2 and all(workers.values()), "the two workers never started"
-        parent.kill()
-        parent.wait()
-        deadline = time.monotonic() + 20
-        while any(_started(p) == t for p, t in workers.items()) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not any(_started(p) == t for p, t in workers.items())
+        yield parent, workers
     finally:
         try:
             os.killpg(parent.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         parent.wait()
+
+
+def _all_ended(workers: dict[int, str | None], within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while any(_started(p) == t for p, t in workers.items()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not any(_started(p) == t for p, t in workers.items())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_map_runs_workers_end_when_their_parent_is_killed(tmp_path):
+    """A sweep killed with SIGKILL (as a scheduler or the OOM killer does: no cleanup runs) must not leave its
+    workers training on; each ends within a few seconds of losing its parent."""
+    with _sweep_with_two_workers(tmp_path, _SWEEP_SCRIPT) as (parent, workers):
+        parent.kill()
+        parent.wait()
+        assert _all_ended(workers, within_s=20)
+
+
+_INTERRUPTED_SCRIPT = _SWEEP_SCRIPT.replace(
+    "    map_runs(nap, [(i, sys.argv[1]) for i in range(4)], 2)",
+    "    from sims.engine.cli import guarded\n"
+    "    sys.exit(guarded(lambda: map_runs(nap, [(i, sys.argv[1]) for i in range(4)], 2) and 0))")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_ends_a_sweep_over_workers_at_once_with_exit_130_and_no_traceback(tmp_path):
+    """Ctrl-C reaches the whole foreground process group: the command must end within seconds (its workers
+    stopped, not left to finish runs of minutes), say so in one sentence and exit 130."""
+    assert "guarded" in _INTERRUPTED_SCRIPT
+    with _sweep_with_two_workers(tmp_path, _INTERRUPTED_SCRIPT, stderr=subprocess.PIPE, text=True) as (parent,
+                                                                                                        workers):
+        os.killpg(parent.pid, signal.SIGINT)                      # what a terminal's Ctrl-C does
+        _, err = parent.communicate(timeout=30)
+        assert parent.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+        assert _all_ended(workers, within_s=10)
 
 
 def test_active_cache_is_set_only_inside_a_cached_run(tmp_path):

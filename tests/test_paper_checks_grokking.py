@@ -3,6 +3,7 @@ fail (its whole interval outside the band, measured, never NaN). Results are cac
 simulation runs once."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -10,9 +11,12 @@ import pytest
 
 from paper_checks import Context, available, claims_of, evaluate
 from paper_checks.claims import SOURCE_STATUSES
-from paper_checks.grokking import delay_slope, lambda_rescaled_ratio, misgrok_drop
+from paper_checks.grokking import lambda_rescaled_ratio, misgrok_drop, slope_of_delay
 from paper_checks.report import markdown, text_table
 from sims.engine import Result
+from sims.grokking.diagonal import MarginClassifier
+from sims.grokking.misgrok import MisgrokPoint, MisgrokSummary
+from sims.grokking.sparse import SparsePoint, SparseSummary
 
 CLAIMS = claims_of("grokking")
 
@@ -55,9 +59,21 @@ def test_unknown_paper_is_a_clear_error():
 
 
 # ---- the measurements on hand-made runs ----------------------------------------------------------------------
+NAN = float("nan")
+NO_CLASSIFIER = MarginClassifier(test_acc=NAN, margin=NAN)
+
+
+def _points(cls, **columns) -> list:
+    """One `cls` per index of the equal-length `columns`; the fields not given are NaN."""
+    size = len(next(iter(columns.values())))
+    return [cls(**{f.name: float(columns[f.name][i]) if f.name in columns else NAN for f in dataclasses.fields(cls)})
+            for i in range(size)]
+
+
 def _sweep(init_norm, lam, t_grok, norm_start, norm_end) -> Result:
-    return Result("grokking.test", {}, {"init_norm": list(init_norm), "lam": list(lam), "t_grok": list(t_grok)},
-                  {"param_norm": np.array([norm_start, norm_end], dtype=float)})
+    points = _points(SparsePoint, init_norm=init_norm, lam=lam, t_grok=t_grok)
+    summary = SparseSummary(points=points, max_l2_margin=NO_CLASSIFIER, max_l1_margin=NO_CLASSIFIER, delay_slopes=[])
+    return Result("grokking.test", {}, summary, {"param_norm": np.array([norm_start, norm_end], dtype=float)})
 
 
 def test_delay_slope_below_late_scale_fits_only_the_small_inits():
@@ -66,12 +82,12 @@ def test_delay_slope_below_late_scale_fits_only_the_small_inits():
     norms = np.array([0.5, 1.0, 2.0, 8.0, 32.0])
     lam_t = np.where(norms > 3.0, np.log(norms), 0.2)
     run = _sweep(norms, [0.1] * 5, lam_t / 0.1, norms, [3.0] * 5)
-    assert delay_slope([run], "init_norm", "t_grok", below_late_scale=True)[0] == pytest.approx(0.0, abs=1e-12)
-    assert delay_slope([run], "init_norm", "t_grok")[0] > 0.3
+    assert slope_of_delay([run], below_late_scale=True)[0] == pytest.approx(0.0, abs=1e-12)
+    assert slope_of_delay([run])[0] > 0.3
     no_wd = _sweep(norms, [0.0] * 5, lam_t, norms, [3.0] * 5)
-    assert math.isnan(delay_slope([no_wd], "init_norm", "t_grok")[0])
+    assert math.isnan(slope_of_delay([no_wd])[0])
     one_small = _sweep(norms, [0.1] * 5, lam_t / 0.1, norms, [0.75] * 5)   # only ||theta0|| = 0.5 qualifies
-    assert math.isnan(delay_slope([one_small], "init_norm", "t_grok", below_late_scale=True)[0])
+    assert math.isnan(slope_of_delay([one_small], below_late_scale=True)[0])
 
 
 def test_lambda_rescaled_ratio_is_one_for_a_1_over_lambda_clock_and_half_for_a_fixed_time():
@@ -88,9 +104,10 @@ def test_misgrok_drop_reads_a_lambda_zero_run_at_the_weight_decay_runs_instant()
     t = np.linspace(0.0, 100.0, 101)
 
     def run(lam, acc):
-        return Result("grokking.test", {}, {"init_norm": [64.0], "lam": [lam], "norm_final": [1.0],
-                                            "t_fit": [0.0], "test_acc_final": [float(acc[-1])]},
-                      {"time": t, "test_acc": acc[:, None]})
+        points = _points(MisgrokPoint, init_norm=[64.0], lam=[lam], norm_final=[1.0], t_fit=[0.0],
+                         test_acc_final=[acc[-1]])
+        summary = MisgrokSummary(points=points, max_l2_margin=NO_CLASSIFIER, max_l1_margin=NO_CLASSIFIER)
+        return Result("grokking.test", {}, summary, {"time": t, "test_acc": acc[:, None]})
 
     clock = run(0.1, np.ones_like(t))                 # T-_{1/2} = 0.5 ln(64)/0.1 = 20.8
     falling = run(0.0, np.where(t < 50.0, 1.0, 0.6))

@@ -74,4 +74,4 @@ def test_large_lr_control_keeps_the_slow_time_and_alpha(cache_dir):
     assert cfg["eta"] == pytest.approx(10 * base.eta)
     assert cfg["eta"] ** 2 * cfg["steps"] == pytest.approx(base.eta ** 2 * base.steps)
     assert cfg["eta"] * cfg["H"] == pytest.approx(base.eta * base.H)
-    assert _large_lr(ctx)[0].scalars["final_sharp_sgd"] > 2.2  # SGD is far from the flattest point (2)
+    assert _large_lr(ctx)[0].summary.sgd.final_sharpness > 2.2  # SGD is far from the flattest point (2)

@@ -66,16 +66,16 @@ def test_torch_control_runs_are_stable_and_trained(quick_context):
         st = torch_stability(run)
         assert trained_stably(run), st
         start = float(np.max(run.arrays["train_loss"][0]))
-        for name in ("sgd", "sgdm"):
-            assert st[f"diverged_{name}"] == 0, st
-            assert np.isfinite(st[f"max_train_loss_{name}"]) and st[f"max_train_loss_{name}"] < 0.6 * start, st
-            assert st[f"min_train_acc_{name}"] >= 2 * st["chance"], st
-        assert run.scalars["final_test_acc_sgd"] == claim_run.scalars["final_test_acc_sgd"]
+        for end in (st.sgd, st.sgdm):
+            assert end.diverged == 0, st
+            assert np.isfinite(end.max_train_loss) and end.max_train_loss < 0.6 * start, st
+            assert end.min_train_acc >= 2 * st.chance, st
+        assert run.summary.sgd.final_test_acc == claim_run.summary.sgd.final_test_acc
 
 
 def test_a_diverged_run_gives_no_value(quick_context):
     """SGD beyond its stability edge (eta = 2) diverges: such a run is no control, and gives NaN."""
     ctx = Context(preset="quick", seeds=(0,), cache=quick_context.cache)
     runs = ctx.results(TORCH, eff_lr=2.0)
-    assert runs[0].scalars["diverged_sgd"] > 0 and not trained_stably(runs[0])
+    assert runs[0].summary.sgd.diverged > 0 and not trained_stably(runs[0])
     assert np.isnan(stable_acc_diff(runs)[0])

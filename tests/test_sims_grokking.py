@@ -7,7 +7,8 @@ import pytest
 
 from sims.engine import ConfigError, DivergenceError
 from sims.engine.curves import first_crossing
-from sims.grokking import MATRIX, MISGROK, SPARSE
+from sims.engine.summary import undocumented_fields
+from sims.grokking import EXPERIMENTS, MATRIX, MISGROK, MODULAR, SPARSE
 from sims.grokking.data import misgrokking_slab, multiplication_table, observed_split, sparse_hypercube
 from sims.engine import rng
 
@@ -45,22 +46,24 @@ def test_sparse_is_deterministic_and_groks():
     cfg = SPARSE.config("quick", **SMALL_SPARSE)
     a, b = SPARSE.run(cfg), SPARSE.run(cfg)
     assert np.array_equal(a.arrays["test_acc"], b.arrays["test_acc"])
-    s = a.scalars
+    s = a.summary
     big = 1  # init norm 128
-    assert s["train_acc_final"][big] == 1.0
-    assert s["l1_test_acc"] - s["l2_test_acc"] > 0.2  # the two predictors differ: something to grok
-    assert s["t_grok"][big] > 50 * s["t_fit"][big]
+    p = s.points[big]
+    assert p.train_acc_final == 1.0
+    assert s.max_l1_margin.test_acc - s.max_l2_margin.test_acc > 0.2  # the two predictors differ: something to grok
+    assert p.t_grok > 50 * p.t_fit
     # the large-init net sits at the kernel predictor's test accuracy well after fitting
     t = a.arrays["time"]
-    mid = first_crossing(t, t, s["t_grok"][big] / 3)
+    mid = first_crossing(t, t, p.t_grok / 3)
     idx = np.searchsorted(t, mid)
-    assert abs(a.arrays["test_acc"][idx, big] - s["l2_test_acc"]) < 0.05
-    assert s["test_acc_final"][big] >= 0.95
+    assert abs(a.arrays["test_acc"][idx, big] - s.max_l2_margin.test_acc) < 0.05
+    assert p.test_acc_final >= 0.95
 
 
 def test_sparse_without_weight_decay_does_not_grok():
     res = SPARSE.run(SPARSE.config("quick", **{**SMALL_SPARSE, "lams": (0.0,), "init_norms": (128.0,)}))
-    assert np.isnan(res.scalars["t_grok"][0]) and res.scalars["test_acc_final"][0] < 0.9
+    point = res.summary.points[0]
+    assert np.isnan(point.t_grok) and point.test_acc_final < 0.9
 
 
 def test_divergence_is_reported_not_plotted():
@@ -85,9 +88,35 @@ def test_sparse_k_larger_than_d_is_rejected():
 def test_matrix_small_run_starts_at_zero_fill_and_improves():
     res = MATRIX.run(MATRIX.config("quick", d=30, observed_fraction=0.3, alphas=(4.0,), lams=(0.01,),
                                    lr=0.2, t_max=600.0))
-    s, a = res.scalars, res.arrays
+    s, a = res.summary, res.arrays
     t = a["time"]
     early = np.searchsorted(t, 0.3 * np.log(4.0) / 0.01)
-    assert a["test_mse"][early, 0] == pytest.approx(s["kernel_test_mse"], rel=0.03)
-    assert s["test_mse_final"][0] < 0.5 * s["kernel_test_mse"]
-    assert np.isfinite(s["t_half"][0])
+    assert a["test_mse"][early, 0] == pytest.approx(s.kernel_test_mse, rel=0.03)
+    assert s.points[0].test_mse_final < 0.5 * s.kernel_test_mse
+    assert np.isfinite(s.points[0].t_half)
+
+
+# A few steps of each experiment, for the shape of what it stores (not for the phenomenon).
+TINY_RUNS = [
+    (SPARSE, dict(d=60, n=16, n_test=100, init_norms=(4.0, 16.0), lams=(0.02, 0.0), t_max=5.0)),
+    (MISGROK, dict(d=60, n=8, n_test=100, init_norms=(16.0,), t_max=5.0)),
+    (MATRIX, dict(d=12, alphas=(1.0, 2.0), lams=(0.01, 0.0), lr=0.05, t_max=1.0)),
+    (MODULAR, dict(p=7, train_fraction=0.5, width=8, alphas=(1.0, 4.0), lams=(1e-2,), lr=0.5, t_max=5.0,
+                   n_eval_log=5, n_eval_linear=5, device="cpu")),
+]
+
+
+@pytest.mark.parametrize("exp,overrides", TINY_RUNS, ids=[e.name for e, _ in TINY_RUNS])
+def test_summary_is_typed_documented_and_read_back_from_the_cache(exp, overrides, tmp_path):
+    cfg = exp.config("quick", **overrides)
+    fresh = exp.cached(cfg, root=tmp_path)
+    stored = exp.cached(cfg, root=tmp_path)
+    assert stored.meta["from_cache"] and isinstance(stored.summary, exp.summary)
+    assert stored.summary.to_json() == fresh.summary.to_json()   # NaN as None on both sides
+    assert exp.summarize(stored) == exp.summarize(fresh)
+    assert len(fresh.summary.points) == fresh.arrays["lam"].size
+
+
+def test_every_summary_field_is_documented():
+    for exp in EXPERIMENTS:
+        assert exp.summary is not None and undocumented_fields(exp.summary) == [], exp.name

@@ -29,8 +29,8 @@ def grok_run():
 
 
 def _point(res, alpha, lam):
-    a, l = np.asarray(res.scalars["alpha"]), np.asarray(res.scalars["lam"])
-    return int(np.nonzero((a == alpha) & (l == lam))[0][0])
+    """The summary of the sweep point with this alpha and lambda."""
+    return next(p for p in res.summary.points if p.alpha == alpha and p.lam == lam)
 
 
 def test_split_partitions_the_pairs_like_the_paper():
@@ -173,7 +173,7 @@ def test_paper_preset_is_figure_2_scale_and_steps_on_cpu():
     few = MODULAR.config("paper", device="cpu", t_max=3 * cfg.lr, n_eval_log=2, n_eval_linear=2)
     res = MODULAR.run(few)
     steps = res.arrays["steps"].tolist()
-    assert res.scalars["n_train"] == 3763 and steps[0] == 0 and steps[-1] == 3
+    assert res.summary.n_train == 3763 and steps[0] == 0 and steps[-1] == 3
     assert res.arrays["train_loss"].shape == (len(steps), len(cfg.alphas))
     assert np.all(np.isfinite(res.arrays["train_loss"]))
     np.testing.assert_allclose(res.arrays["train_loss"][0], math.log(97), rtol=1e-6)
@@ -181,18 +181,17 @@ def test_paper_preset_is_figure_2_scale_and_steps_on_cpu():
 
 
 def test_small_run_groks_late_later_for_larger_alpha_and_not_without_weight_decay(grok_run):
-    s = grok_run.scalars
     small, large = _point(grok_run, 4.0, 1e-3), _point(grok_run, 64.0, 1e-3)
-    for i in (small, large):
-        assert s["train_acc_final"][i] == 1.0 and s["test_acc_final"][i] >= 0.95
-        assert s["t_fit"][i] < 200                     # memorised early (measured 85-130) ...
-        assert s["test_acc_at_fit"][i] < 0.1           # ... while testing below chance
-        assert s["delay_ratio"][i] > 25                # measured 47 (alpha 4) and 70 (alpha 64), seeds 0-2: 42-120
+    for p in (small, large):
+        assert p.train_acc_final == 1.0 and p.test_acc_final >= 0.95
+        assert p.t_fit < 200                     # memorised early (measured 85-130) ...
+        assert p.test_acc_at_fit < 0.1           # ... while testing below chance
+        assert p.delay_ratio > 25                # measured 47 (alpha 4) and 70 (alpha 64), seeds 0-2: 42-120
     # the transition is delayed by a larger init scale: measured lambda*t_grok 4.96 vs 8.84 at seed 0 and 5.21 vs
     # 8.08 at seed 1 (theory: + ln 16 = 2.8); at seed 2 the quick preset's alpha = 4 point groks late (9.4 vs 8.8)
-    assert s["lam_t_grok"][large] - s["lam_t_grok"][small] > 1.0
-    for i in (_point(grok_run, 4.0, 0.0), _point(grok_run, 64.0, 0.0)):
-        assert s["train_acc_final"][i] == 1.0
-        assert math.isnan(s["t_grok"][i]) and s["test_acc_final"][i] < 0.1
+    assert large.lam_t_grok - small.lam_t_grok > 1.0
+    for p in (_point(grok_run, 4.0, 0.0), _point(grok_run, 64.0, 0.0)):
+        assert p.train_acc_final == 1.0
+        assert math.isnan(p.t_grok) and p.test_acc_final < 0.1
     table = MODULAR.summarize(grok_run)
     assert "never" in table and "lam*t_grok" in table

@@ -2,6 +2,7 @@
 training run (determinism, shapes, that mixing ratio changes what is memorised)."""
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -10,13 +11,18 @@ import pytest
 from sims.engine import ConfigError, rng
 from sims.engine.cache import key as cache_key
 from sims.engine.cli import main
+from sims.engine.summary import undocumented_fields
 from sims.knapsack import BY_NAME, DEFAULT, PHASE, TRAIN
 from sims.knapsack.data import (BIO, WEB, bio_sequences, eval_web, make_world, mixed_batch, sample_keys,
                                 web_sequences, zipf_probs)
+from sims.knapsack.fits import PowerLawFit, power_law_fit
+from sims.knapsack.solver import PhaseSummary
 from sims.knapsack.train import (chance_corrected, critical_ratio_from_curve, f2_estimate,
                                  knapsack_ratio_from_web_loss, linear_web, lr_at,
-                                 BITS_PER_PARAM, QUICK, non_embedding_params)
+                                 BITS_PER_PARAM, QUICK, TrainPointSummary, TrainSummary, non_embedding_params)
 from theory import knapsack as K
+
+NAN = float("nan")
 
 
 def _world(seed=0, zipf=1.5):
@@ -106,10 +112,14 @@ def test_mixture_and_web_frequencies():
 
 def test_phase_experiment_agrees_with_theory():
     res = PHASE.run(PHASE.config("quick", n_m=40, n_r=20, n_check=8, n_rho=400))
-    s, a = res.scalars, res.arrays
-    assert s["max_closed_vs_numeric"] < 1e-6
-    assert s["slope_logit_rthres_vs_M"]["slope"] == pytest.approx(-(0.283 + 1), abs=1e-9)
-    assert s["linear_web"]["slope_logit_rthres_vs_M"]["slope"] == pytest.approx(0.0, abs=1e-9)
+    s, a = res.summary, res.arrays
+    assert s.max_closed_vs_numeric < 1e-6
+    assert s.power_web.slope_logit_rthres_vs_M.slope == pytest.approx(-(0.283 + 1), abs=1e-9)
+    assert s.linear_web.slope_logit_rthres_vs_M.slope == pytest.approx(0.0, abs=1e-9)
+    assert s.predicted_slope == pytest.approx(-(0.283 + 1)) and s.M_f == pytest.approx(1e5 / 3)
+    # the typed summary is what the result file holds: strict JSON that reads back as the same summary
+    stored = json.loads(json.dumps(s.to_json(), allow_nan=False))
+    assert PhaseSummary.from_json(stored).to_json() == s.to_json()
     assert np.allclose(a["r_thres"], K.critical_ratio(a["M"], 1e-3, K.PowerLawLoss(1.0, 0.283)))
     assert a["phi"].shape == (40, 20) and a["phi"].min() >= 0 and a["phi"].max() <= 1
     assert DEFAULT == ("phase", "train") and all(name in BY_NAME for name in DEFAULT)
@@ -213,7 +223,30 @@ def test_tiny_training_mixing_ratio_matters(tiny):
     assert mem[0, 1] > 0.5          # half the data are biographies: mostly memorised
     assert mem[0, 0] < 0.3          # a handful of exposures: not memorised
     assert mem[0, 1] - mem[0, 0] > 0.4
-    assert np.isfinite(tiny.arrays["web_loss_r0"]).all() and tiny.scalars["n_params"][0] > 0
+    assert np.isfinite(tiny.arrays["web_loss_r0"]).all() and tiny.summary.sizes[0].n_params > 0
+
+
+def test_every_knapsack_summary_documents_its_fields():
+    for cls in (PhaseSummary, TrainSummary, TrainPointSummary):
+        assert undocumented_fields(cls) == [], cls.__name__
+
+
+def test_a_cached_sweep_reads_back_as_typed_summaries_with_the_numbers_it_stored(tmp_path):
+    cfg = TRAIN.config("quick", **{**TINY, "steps": 10})
+    fresh = TRAIN.cached(cfg, root=tmp_path)
+    again = TRAIN.cached(cfg, root=tmp_path)
+    assert again.meta["from_cache"] and isinstance(again.summary, TrainSummary)
+    assert again.summary.to_json() == fresh.summary.to_json()
+    size = again.summary.sizes[0]
+    assert size.d_model == 16 and size.n_nonembedding == non_embedding_params(16, cfg.n_layers)
+    assert size.web_loss_f2 == again.arrays["web_loss_f2"][0]
+    # its points are cached as typed point summaries too: the raw memorised fraction of each run
+    points = sorted((tmp_path / "knapsack" / "train_point").iterdir())
+    assert len(points) == len(cfg.ratios)
+    raw = sorted(json.loads((d / "result.json").read_text())["summary"]["memorized"] for d in points)
+    assert raw == sorted(again.arrays["memorized_raw"][0])
+    assert set(TrainPointSummary.from_json(json.loads((points[0] / "result.json").read_text())["summary"])
+               .to_json()) == {"memorized", "web_loss", "n_params"}
 
 
 def test_training_figures_draw_the_sweep_and_the_linear_web_control(tiny, cache_dir, tmp_path):
@@ -226,6 +259,17 @@ def test_training_figures_draw_the_sweep_and_the_linear_web_control(tiny, cache_
     assert all(p.is_file() and p.stat().st_size > 10_000 for p in paths)
 
 
+def _fit(slope: float) -> PowerLawFit:
+    return PowerLawFit(slope=slope, low=NAN, high=NAN, intercept=NAN, r2=NAN, points=0)
+
+
+def _sweep_summary(slope: float = NAN, alpha: float = NAN) -> TrainSummary:
+    """A training sweep's summary that holds only the two size laws' numbers (the rest NaN or empty)."""
+    return TrainSummary(sizes=(), web_fit=_fit(-alpha), alpha_web=alpha, slope_odds=_fit(slope),
+                        predicted_slope=-(alpha + 1), bits_per_person=NAN, sequences=0, exposures_per_person=[],
+                        train_wall_s=NAN)
+
+
 def test_size_law_figure_draws_every_seed(tmp_path):
     from figures.knapsack import fig_size_law_seeds
     from figures.style import save
@@ -235,15 +279,14 @@ def test_size_law_figure_draws_every_seed(tmp_path):
 
     def fake(slope, alpha, level):
         odds = level * (N / N[0]) ** slope
-        return Result("knapsack.train", {}, {"slope_odds": {"slope": slope}, "alpha_web": alpha},
+        return Result("knapsack.train", {}, _sweep_summary(slope, alpha),
                       {"n_nonembedding": N, "r_thres": odds / (1 + odds), "r_thres_knapsack": 0.9 * odds / (1 + odds)})
 
     runs = [fake(-1.6, 0.95, 0.05), fake(-1.9, 1.0, 0.06), fake(-1.4, 0.9, 0.04)]
     lin = [fake(-0.7, 0.0, 0.08), fake(-0.6, 0.0, 0.09)]
     path = save(fig_size_law_seeds(runs, lin), tmp_path / "laws.png")
     assert path.is_file() and path.stat().st_size > 10_000
-    gap = fake(-1.5, 0.9, 0.05)                                  # a seed with no fitted slope comes first
-    gap.scalars["slope_odds"]["slope"] = float("nan")
+    gap = fake(NAN, 0.9, 0.05)                                   # a seed with no fitted slope comes first
     path = save(fig_size_law_seeds([gap] + runs, lin), tmp_path / "laws_nan.png")
     assert path.is_file() and path.stat().st_size > 10_000
 
@@ -311,7 +354,7 @@ def _designed_sweep(onset, octaves, N, ratios):
 
     x = np.log2(ratios)[None, :]
     mem = np.clip((x - np.log2(onset)[:, None]) / np.asarray(octaves, float)[:, None], 0.0, 1.0)
-    return Result("knapsack.train", {"ratios": list(ratios), "threshold": 0.5}, {"alpha_web": 1.0},
+    return Result("knapsack.train", {"ratios": list(ratios), "threshold": 0.5}, _sweep_summary(alpha=1.0),
                   {"memorized": mem, "n_nonembedding": np.asarray(N, float)})
 
 
@@ -340,7 +383,6 @@ def test_slope_at_the_sweeps_threshold_is_the_slope_the_size_laws_use():
     """odds_slope_at_level keeps the sizes run_train's slope_odds keeps: none that never reaches the level, none
     at r = 1 (infinite odds), and a size already past the level at the lowest ratio at that (censored) ratio."""
     from paper_checks.knapsack import censored_at_level, odds_slope_at_level, ratios_at_level
-    from sims.knapsack.train import _loglog_fit
 
     N = np.array([500.0, 800.0, 1200.0, 2000.0, 3000.0])
     grid = [2.0 ** k for k in np.arange(-12, 0.01, 0.5)]
@@ -353,9 +395,9 @@ def test_slope_at_the_sweeps_threshold_is_the_slope_the_size_laws_use():
     assert r[0] == 1.0 and r[3] == grid[0] and np.isnan(r[4])
     assert censored_at_level(res, 0.5).tolist() == [False, False, False, True, True]
     with np.errstate(divide="ignore"):
-        want = _loglog_fit(N, r / (1 - r))
-    assert want["points"] == 3
-    assert odds_slope_at_level(res, 0.5) == pytest.approx(want["slope"], rel=1e-12)
+        want = power_law_fit(N, r / (1 - r))
+    assert want.points == 3
+    assert odds_slope_at_level(res, 0.5) == pytest.approx(want.slope, rel=1e-12)
 
 
 def test_exponent_by_level_figure_draws_both_webs(tmp_path):

@@ -140,14 +140,29 @@ def test_bad_torch_parameters_are_one_sentence_errors():
 def test_small_toy_run_follows_theory(cache_dir):
     cfg = TOY.config("quick", steps=5000, n_paths=16, sde_steps=500, n_record=40, lam_threshold=5.0)
     res = TOY.cached(cfg, cache_dir)
-    s = res.scalars
-    assert s["sde_vs_ode_sgd"] < 5e-3 and s["sde_vs_ode_local"] < 5e-3  # engine's flow = scipy's closed form
-    assert s["band_sgd"] < 0.04 and s["band_local"] < 0.04  # measured 0.023 and 0.014
-    assert s["band_local_vs_sgd_sde"] > 0.2  # the (K-1) term matters
-    assert s["final_sharp_local"] < s["final_sharp_sgd"]
+    s = res.summary
+    assert s.sgd.flow_error < 5e-3 and s.local.flow_error < 5e-3  # engine's flow = scipy's closed form
+    assert s.sgd.band < 0.04 and s.local.band < 0.04  # measured 0.023 and 0.014
+    assert s.band_local_vs_sgd_sde > 0.2  # the (K-1) term matters
+    assert s.local.final_sharpness < s.sgd.final_sharpness
     assert res.arrays["sharp_local"].shape == (len(res.arrays["t_local"]), 16)
-    assert 0.93 < s["speedup_ratio"] < 1.07  # measured 0.97
-    assert abs(s["final_gain"] / s["final_gain_theory"] - 1.0) < 0.1  # measured 0.420 vs 0.435
+    assert 0.93 < s.speedup_ratio < 1.07  # measured 0.97
+    assert abs(s.final_gain / s.final_gain_theory - 1.0) < 0.1  # measured 0.420 vs 0.435
+
+
+def test_toy_and_torch_summaries_are_documented_and_read_back_from_the_cache(cache_dir):
+    """Every field of the typed summaries says what it is, and a stored toy result is read back as the same
+    ToySummary the run returned."""
+    from sims.engine.summary import undocumented_fields
+    from sims.local_sgd.torch_run import TorchSummary
+    from sims.local_sgd.toy import ToySummary
+
+    assert undocumented_fields(ToySummary) == [] and undocumented_fields(TorchSummary) == []
+    cfg = TOY.config("quick", steps=400, n_paths=4, sde_steps=100, n_record=5, lam_threshold=5.9)
+    fresh = TOY.cached(cfg, cache_dir, refresh=True)
+    stored = TOY.cached(cfg, cache_dir)
+    assert stored.meta["from_cache"] and isinstance(stored.summary, ToySummary)
+    assert stored.summary == fresh.summary  # every field finite here (both cross), so == compares them all
 
 
 def test_cli_reports_a_bad_parameter(capsys, tmp_path):

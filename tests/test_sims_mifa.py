@@ -22,6 +22,7 @@ from sims.mifa import (
 )
 from sims.mifa import __doc__ as DOC
 from sims.mifa import algorithms as alg
+from sims.mifa.quadratic import QuadraticSummary
 from theory import mifa as th
 
 SETTINGS = settings(max_examples=30, deadline=None)
@@ -136,33 +137,47 @@ def test_availability_patterns_have_their_statistics():
     np.testing.assert_allclose(kappa, th.bernoulli_hold_factor(p), rtol=0.25)
 
 
+LABEL_RUN = dict(patterns=("label",), algorithms=("mifa", "fedavg_active", "fedavg_wait", "memoryless"),
+                 reference=False, replicas=32)
+"""The paper-check configuration of the quadratic run (shared with test_paper_checks_mifa through the session
+cache)."""
+
+
 @pytest.fixture(scope="module")
 def label_runs(cache_dir):
-    """The paper-check configuration (shared with test_paper_checks_mifa through the session cache)."""
-    cfg = QUADRATIC.config("quick", patterns=("label",), algorithms=("mifa", "fedavg_active", "fedavg_wait",
-                                                                     "memoryless"), reference=False, replicas=32)
-    return QUADRATIC.cached(cfg, cache_dir)
+    return QUADRATIC.cached(QUADRATIC.config("quick", **LABEL_RUN), cache_dir)
 
 
 def test_quadratic_run_matches_the_closed_forms(label_runs):
-    s = label_runs.scalars["label"]
+    label = label_runs.summary.patterns["label"]
+    mifa, wait = label.algorithms["mifa"], label.algorithms["fedavg_wait"]
     # measured (seed 0): floors within 0.5 %, waits within 1.5 %, MIFA's final error within 1 % of the
     # kappa-weighted prediction (its Monte-Carlo s.e. at 32 replicas x d = 5 is ~11 %)
-    assert s["fedavg_active"]["final_error"] == pytest.approx(s["floor_exact"], rel=0.02)
-    assert s["memoryless"]["final_error"] == pytest.approx(s["floor_memoryless"], rel=0.02)
-    assert s["fedavg_wait"]["wait_measured"] == pytest.approx(s["fedavg_wait"]["wait_predicted"], rel=0.04)
-    assert s["fedavg_wait"]["wait_predicted"] == pytest.approx(s["expected_wait"], rel=0.02)
-    assert s["mifa"]["final_error"] == pytest.approx(s["mifa_predicted_final"], rel=0.3)
-    assert s["mifa"]["final_error"] < 1e-3 * s["floor_exact"]
+    assert label.algorithms["fedavg_active"].final_error == pytest.approx(label.floor_exact, rel=0.02)
+    assert label.algorithms["memoryless"].final_error == pytest.approx(label.floor_memoryless, rel=0.02)
+    assert wait.wait_measured == pytest.approx(wait.wait_predicted, rel=0.04)
+    assert wait.wait_predicted == pytest.approx(label.expected_wait, rel=0.02)
+    assert mifa.final_error == pytest.approx(label.mifa_predicted_final, rel=0.3)
+    assert mifa.final_error < 1e-3 * label.floor_exact
+    assert np.isnan(mifa.wait_measured) and np.isnan(mifa.wait_predicted)      # only FedAvg(S) waits
+
+
+def test_a_stored_quadratic_run_reads_back_as_the_same_summary(label_runs, cache_dir):
+    """The result file is plain JSON (NaN as null) and is read back as the typed summary, NaN included."""
+    again = QUADRATIC.cached(QUADRATIC.config("quick", **LABEL_RUN), cache_dir)
+    assert again.meta["from_cache"] and isinstance(again.summary, QuadraticSummary)
+    assert again.summary.to_json() == label_runs.summary.to_json()
+    assert again.summary.full is None and np.isnan(again.summary.patterns["label"].algorithms["mifa"].wait_predicted)
 
 
 def test_staleness_factor_two_minus_p_over_p_does_not_fade(cache_dir):
     """[ours] MIFA's error over full participation tracks kappa = (2-p)/p (period P: kappa = P)."""
     cfg = STALENESS.config("quick", ps=(1.0, 0.25), periods=(4,), replicas=48, rounds=1500)
     res = STALENESS.cached(cfg, cache_dir)
-    s = res.scalars
-    ratio = np.asarray(s["ratio_to_full"])
-    kappa = np.asarray(s["kappa_formula"])
+    points = res.summary.points
+    assert [pt.name for pt in points] == ["p=1", "p=0.25", "period=4"]
+    ratio = np.asarray([pt.ratio_to_full for pt in points])
+    kappa = np.asarray([pt.kappa_formula for pt in points])
     np.testing.assert_allclose(ratio[1:], kappa[1:], rtol=0.3)
     curves = res.arrays["curves"]                     # [n_eval, patterns]: the ratio holds along the whole tail
     t = res.arrays["t"]
@@ -207,12 +222,13 @@ def test_bad_parameters_get_one_sentence():
 
 def test_torch_logistic_mifa_beats_the_biased_baselines(cache_dir):
     res = LOGISTIC.cached(LOGISTIC.config("quick"), cache_dir)
-    s = res.scalars
-    assert s["mifa"]["final_loss"] < s["fedavg_active"]["final_loss"]
-    assert s["mifa"]["final_loss"] < s["fedavg_wait"]["final_loss"]
-    assert s["fedavg_active"]["low_class_acc"] < s["mifa"]["low_class_acc"]
-    assert s["fedavg_wait"]["updates"] < s["mifa"]["updates"]
-    assert "synthetic" in s["data"]
+    s = res.summary
+    mifa, active, wait = (s.algorithms[name] for name in ("mifa", "fedavg_active", "fedavg_wait"))
+    assert mifa.final_loss < active.final_loss
+    assert mifa.final_loss < wait.final_loss
+    assert active.low_class_acc < mifa.low_class_acc
+    assert wait.updates < mifa.updates
+    assert "synthetic" in s.data
 
 
 def test_torch_test_set_is_disjoint_from_the_devices_data():

@@ -7,8 +7,10 @@ import pytest
 
 from sims.engine import ConfigError, DivergenceError, rng
 from sims.engine.cli import main as cli_main
+from sims.engine.summary import undocumented_fields
 from sims.momentum import BY_NAME, DEFAULT, EXPERIMENTS, QUADRATIC, SLOW, TORCH, WEAK_ERROR
 from sims.momentum.discrete import CoupledBrownian, first_two_moments, mean_square, paired_runs, quadratic_grad
+from sims.momentum.weak_error import WeakErrorSummary
 from theory import momentum as mt
 
 SMALL_QUAD = dict(n_paths=4000, t_max=2.0, eff_lr=1 / 32, n_records=10)
@@ -59,30 +61,31 @@ def test_quadratic_is_deterministic_and_agrees_with_theory():
     a, b = QUADRATIC.run(cfg), QUADRATIC.run(cfg)
     assert np.array_equal(a.arrays["sgdm_var"], b.arrays["sgdm_var"])
     assert np.array_equal(a.arrays["sde_var"], b.arrays["sde_var"])
-    s = a.scalars
-    assert not s["diverged"] and s["sgd_stable"] and s["sgdm_stable"]
+    s = a.summary
+    assert not s.diverged and s.sgd_stable and s.sgdm_stable
     # the engine's SDE variance against the OU closed form at T (4000 paths: a few percent)
     np.testing.assert_allclose(a.arrays["sde_var"][-1], a.arrays["ou_var"][-1], rtol=0.08)
-    assert abs(s["ratio_sgdm_sgd"] - s["exact_ratio_sgdm_sgd"]) < 0.03
-    assert s["h_sgdm"] == pytest.approx(s["h_exact_sgdm"], rel=0.05)
+    assert abs(s.ratio_sgdm_sgd - s.exact_ratio_sgdm_sgd) < 0.03
+    assert s.sgdm.mean_square == pytest.approx(s.sgdm.exact_mean_square, rel=0.05)
     assert len(a.arrays["time"]) == len(a.arrays["sde_time"])
     np.testing.assert_allclose(a.arrays["time"], a.arrays["sde_time"])
 
 
 def test_quadratic_beyond_both_stability_edges_reports_divergence():
     res = QUADRATIC.run(QUADRATIC.config("quick", **{**SMALL_QUAD, "n_paths": 200, "eff_lr": 5.0, "beta": 0.5, "t_max": 2000.0}))
-    assert res.scalars["diverged"] and not res.scalars["sgdm_stable"]
-    assert np.isnan(res.scalars["ratio_sgdm_sgd"])
+    assert res.summary.diverged and not res.summary.sgdm_stable
+    assert np.isnan(res.summary.ratio_sgdm_sgd) and np.isnan(res.summary.sgdm.exact_mean_square)
 
 
 def test_weak_error_matches_the_exact_error():
     res = WEAK_ERROR.run(WEAK_ERROR.config("quick", **SMALL_WEAK))
-    s = res.scalars
-    err, se, ex = map(np.asarray, (s["errors"], s["error_se"], s["exact_errors"]))
+    s = res.summary
+    err, se, ex = (np.array([getattr(p, name) for p in s.points]) for name in ("error", "error_se", "exact_error"))
     assert np.all(np.abs(err - ex) < 5 * se)
     assert np.all(np.abs(err) > 3 * se)  # resolved by the common random numbers
-    assert s["exact_slope"] == pytest.approx(1.0, abs=0.15)
-    assert s["paper_order"] == 0.5 and s["quadratic_order"] == 1.0
+    assert s.exact_fit.slope == pytest.approx(1.0, abs=0.15)
+    assert s.paper_order == 0.5 and s.quadratic_order == 1.0
+    assert [p.eff_lr for p in s.points] == list(SMALL_WEAK["eff_lrs"]) and np.array_equal(res.arrays["errors"], err)
 
 
 def test_weak_error_sweep_raises_on_divergence():
@@ -94,9 +97,9 @@ def test_slow_drift_is_deterministic_and_flattens():
     cfg = SLOW.config("quick", **SMALL_SLOW)
     a, b = SLOW.run(cfg), SLOW.run(cfg)
     assert np.array_equal(a.arrays["sharpness_sgdm"], b.arrays["sharpness_sgdm"])
-    s = a.scalars
-    assert s["drop_sgd"] > 0.5 and s["drop_sgdm"] > 0.5  # both drift towards flatter minima
-    assert s["final_sharpness_sgd"] < 6.0 and s["final_loss_sgd"] < 0.1
+    s = a.summary
+    assert s.sgd.drop > 0.5 and s.sgdm.drop > 0.5  # both drift towards flatter minima
+    assert s.sgd.final_sharpness < 6.0 and s.sgd.final_loss < 0.1
 
 
 def test_torch_pairs_share_init_and_batches():
@@ -105,21 +108,21 @@ def test_torch_pairs_share_init_and_batches():
     acc = res.arrays["test_acc"]
     S = SMALL_TORCH["n_seeds"]
     np.testing.assert_allclose(acc[:, :S], acc[:, S:])
-    assert res.scalars["acc_diff_mean"] == 0.0
+    assert res.summary.acc_diff_mean == 0.0
 
 
 def test_torch_is_deterministic_and_learns():
     cfg = TORCH.config("quick", **{**SMALL_TORCH, "steps": 150})
     a, b = TORCH.run(cfg), TORCH.run(cfg)
     assert np.array_equal(a.arrays["test_acc"], b.arrays["test_acc"])
-    assert a.scalars["mean_test_acc_sgd"] > 0.4 and a.scalars["mean_test_acc_sgdm"] > 0.4  # chance is 0.25
-    assert a.scalars["diverged_sgd"] == 0
+    assert a.summary.sgd.mean_test_acc > 0.4 and a.summary.sgdm.mean_test_acc > 0.4  # chance is 0.25
+    assert a.summary.sgd.diverged == 0
 
 
 def test_torch_large_lr_kills_sgd_not_sgdm():
     res = TORCH.run(TORCH.config("quick", **{**SMALL_TORCH, "steps": 150, "eff_lr": 2.0}))
-    assert res.scalars["diverged_sgd"] == SMALL_TORCH["n_seeds"] and res.scalars["diverged_sgdm"] == 0
-    assert res.scalars["acc_diff_mean"] > 0.15
+    assert res.summary.sgd.diverged == SMALL_TORCH["n_seeds"] and res.summary.sgdm.diverged == 0
+    assert res.summary.acc_diff_mean > 0.15
 
 
 @pytest.mark.parametrize("exp,field,value", [
@@ -139,6 +142,21 @@ def test_cli_runs_and_rejects_bad_values(tmp_path, capsys):
     assert rc == 0 and "SGDM/SGD" in capsys.readouterr().out
     rc = cli_main("momentum", EXPERIMENTS, DEFAULT, "doc", ["weak_error", "--alpha", "-1"])
     assert rc == 2 and "alpha" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("exp", EXPERIMENTS, ids=lambda e: e.name)
+def test_every_summary_field_is_documented(exp):
+    assert exp.summary is not None and undocumented_fields(exp.summary) == []
+
+
+def test_a_stored_weak_error_result_reads_back_as_the_summary_the_run_returned(tmp_path):
+    """Nested points and fits survive the cache's JSON (including a NaN: paper_order at alpha = 1)."""
+    cfg = WEAK_ERROR.config("quick", **{**SMALL_WEAK, "n_paths": 400, "alpha": 1.0, "c": 4.0})
+    fresh = WEAK_ERROR.cached(cfg, tmp_path)
+    stored = WEAK_ERROR.cached(cfg, tmp_path)
+    assert stored.meta["from_cache"] and isinstance(stored.summary, WeakErrorSummary)
+    assert np.isnan(stored.summary.paper_order) and stored.summary.to_json() == fresh.summary.to_json()
+    assert stored.summary.points == fresh.summary.points and stored.summary.error_fit == fresh.summary.error_fit
 
 
 @pytest.mark.parametrize("exp", EXPERIMENTS, ids=lambda e: e.name)

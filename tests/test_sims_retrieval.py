@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from sims.engine import ConfigError, rng
 from sims.engine.cli import main as cli_main
-from sims.retrieval import BUDGET, CONTROLLER, ISTREE_TRAIN, RECALL, STREAMING
+from sims.engine.summary import undocumented_fields
+from sims.retrieval import BUDGET, CONTROLLER, EXPERIMENTS, ISTREE_TRAIN, RECALL, STREAMING
 from sims.retrieval.agents import (Retriever, budget_istree, full_context_recall, naive_retrieve,
                                    prefix_store_recall, rag_controller, union_find_istree)
 from sims.retrieval.models import LinearRNN, QuantisedGRU, quantise
@@ -188,14 +189,37 @@ def test_rnn_outputs_after_the_boundary_depend_only_on_the_quantised_state(cls, 
     assert free.shape[0] > 2 ** model.state_bits          # without the quantised boundary: many more
 
 
+TINY_RECALL = dict(n_keys=6, m_eval=(1, 2, 6), state_sizes=(2, 3), rnn_steps=6, attn_steps=4, n_eval=50, batch=8,
+                   n_queries=2, d_model=16, n_heads=2)
+
+
 def test_recall_tiny_run_is_deterministic_and_shaped():
-    cfg = RECALL.config("quick", n_keys=6, m_eval=(1, 2, 6), state_sizes=(2, 3), rnn_steps=6, attn_steps=4,
-                        n_eval=50, batch=8, n_queries=2, d_model=16, n_heads=2)
+    cfg = RECALL.config("quick", **TINY_RECALL)
     a, b = RECALL.run(cfg), RECALL.run(cfg)
     assert a.arrays["acc"].shape == (4, 3) and np.array_equal(a.arrays["acc"], b.arrays["acc"])
-    assert a.scalars["models"] == ["rnn2", "rnn3", "transformer", "hybrid"]
-    assert a.scalars["state_bits"] == [2 * 8 * 2, 3 * 8 * 2]
+    assert a.summary.models == ["rnn2", "rnn3", "transformer", "hybrid"]
+    assert [r.state_bits for r in a.summary.rnns] == [2 * 8 * 2, 3 * 8 * 2]
+    assert a.summary == b.summary
     assert np.all(a.arrays["bound"] >= 1.0 / 16) and np.all(a.arrays["bound"] <= 1.0)
+
+
+# ---- typed summaries ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("exp", EXPERIMENTS, ids=lambda e: e.name)
+def test_every_experiment_declares_a_summary_with_every_field_documented(exp):
+    assert exp.summary is not None and undocumented_fields(exp.summary) == []
+
+
+@pytest.mark.parametrize("exp,overrides", [
+    (STREAMING, dict(n_eval=300, m_eval=(2, 8, 32))),
+    (BUDGET, dict(n=16, ks=(0, 16), n_graphs=30, uf_graphs=10)),
+    (CONTROLLER, dict(ns=(8, 12), n_graphs=5)),
+    (RECALL, TINY_RECALL),
+], ids=["streaming", "istree_budget", "controller", "recall"])
+def test_a_cached_result_reads_back_as_the_same_typed_summary(tmp_path, exp, overrides):
+    cfg = exp.config("quick", **overrides)
+    fresh = exp.cached(cfg, root=tmp_path)
+    back = exp.cached(cfg, root=tmp_path)
+    assert back.meta["from_cache"] and type(back.summary) is exp.summary and back.summary == fresh.summary
 
 
 # ---- configs and command line ------------------------------------------------------------------------------
@@ -223,8 +247,8 @@ def test_command_line_runs_and_reports(tmp_path, capsys):
 
 def test_streaming_small_run_keeps_the_bound():
     res = STREAMING.run(STREAMING.config("quick", n_eval=3000, m_eval=(4, 16, 64)))
-    assert res.scalars["max_excess"] <= 0.02 and res.scalars["max_excess_cheat"] > 0.05
-    assert math.isclose(res.scalars["full_min_acc"], 1.0)
+    assert res.summary.max_excess_over_bound <= 0.02 and res.summary.cheat_max_excess_over_bound > 0.05
+    assert math.isclose(res.summary.full_context_min_acc, 1.0)
 
 
 # ---- R4 (trained IsTree) plumbing ---------------------------------------------------------------------------
@@ -258,7 +282,7 @@ def test_istree_training_tiny_run_is_deterministic_and_reports_free_generation()
         assert np.array_equal(a.arrays[k], b.arrays[k]), k
     assert np.all(a.arrays["gen_exact"] <= a.arrays["acc"] + 1e-12)   # an exact continuation has the right answer
     assert np.allclose(a.arrays["tf_seq_acc"], a.arrays["gen_exact"], atol=0.1)   # equal up to argmax ties
-    assert 0 < a.scalars["n_test"][0] <= 20
+    assert 0 < a.summary.tests[0].count <= 20 and a.summary == b.summary
     assert "free-running" in ISTREE_TRAIN.summarize(a)
 
 

@@ -9,6 +9,7 @@ from .experiment import Experiment
 from .results import Result, load, save
 from .seeding import int_seed, rng
 from .stats import Estimate, mean_ci
+from .summary import Summary
 
 __all__ = ["ConfigError", "DivergenceError", "Estimate", "Experiment", "Result", "TheoryLabError",
-           "cached_run", "int_seed", "load", "map_runs", "mean_ci", "rng", "save", "sweep", "validate"]
+           "cached_run", "int_seed", "load", "map_runs", "mean_ci", "rng", "save", "sweep", "Summary", "validate"]

@@ -20,9 +20,10 @@ from typing import Any, Callable
 
 from . import results
 from .executor import map_runs
+from .summary import Summary
 
-# Bump when a change to the simulations makes old cached results wrong.
-CACHE_VERSION = 1
+# Bump when a change to the simulations makes old cached results wrong. 2: results hold a typed "summary".
+CACHE_VERSION = 2
 
 
 def default_root() -> Path:
@@ -50,9 +51,9 @@ _SIMS = Path(__file__).resolve().parents[1]
 
 @lru_cache(maxsize=None)
 def code_fingerprint(paper: str) -> str:
-    """Hash of the source a paper's results depend on: sims/engine/, sims/<paper>(.py or package) and
-    theory/<paper>.py (those that exist)."""
-    files = sorted(_SIMS.joinpath("engine").glob("*.py"))
+    """Hash of the source a paper's results depend on: sims/engine/ with its subpackages (language models, ...),
+    sims/<paper>(.py or package) and theory/<paper>.py (those that exist)."""
+    files = sorted(_SIMS.joinpath("engine").rglob("*.py"))
     package = _SIMS / paper
     files += sorted(package.rglob("*.py")) if package.is_dir() else []
     files += [f for f in (_SIMS / f"{paper}.py", _SIMS.parent / "theory" / f"{paper}.py") if f.is_file()]
@@ -81,18 +82,27 @@ def path_for(experiment: str, config: Any, root: Path | None = None) -> Path:
     return root / experiment.replace(".", "/") / key(experiment, config)
 
 
+def _checked(experiment: str, res: results.Result, summary: type[Summary] | None) -> results.Result:
+    if summary is not None and not isinstance(res.summary, summary):
+        raise TypeError(f"{experiment}: the run returned a summary of type {type(res.summary).__name__}, "
+                        f"not the declared {summary.__name__}.")
+    return res
+
+
 def cached_run(experiment: str, config: Any, run: Callable[[Any], results.Result],
-               root: Path | None = None, refresh: bool = False) -> results.Result:
-    """Return the stored result of `run(config)`, computing and storing it if missing."""
+               root: Path | None = None, refresh: bool = False,
+               summary: type[Summary] | None = None) -> results.Result:
+    """Return the stored result of `run(config)`, computing and storing it if missing. summary: the run's
+    typed summary class, which a stored result is read back as (and which a fresh run must return)."""
     directory = path_for(experiment, config, root)
     if not refresh and results.is_complete(directory):
-        out = results.load(directory)
+        out = results.load(directory, summary)
         out.meta["from_cache"] = True
         return out
     start = time.perf_counter()
     token = _ACTIVE.set((Path(root) if root is not None else default_root(), refresh))
     try:
-        out = run(config)
+        out = _checked(experiment, run(config), summary)
     finally:
         _ACTIVE.reset(token)
     out.meta.setdefault("wall_s", time.perf_counter() - start)
@@ -104,15 +114,17 @@ def cached_run(experiment: str, config: Any, run: Callable[[Any], results.Result
 
 def sweep(experiment: str, configs: list[Any], run: Callable[[Any], results.Result],
           root: Path | None = None, refresh: bool = False, workers: int = 1,
-          on_done: Callable[[int, results.Result], None] | None = None) -> list[results.Result]:
+          on_done: Callable[[int, results.Result], None] | None = None,
+          summary: type[Summary] | None = None) -> list[results.Result]:
     """Run every config through the cache; finished points are reused and every computed point is stored as
     soon as it finishes, so an interrupted sweep resumes at the points it lacks. With workers > 1 the missing
     points are computed in that many worker processes (`executor.map_runs`; `run` must then be a module-level
-    function whose result depends on its config alone). on_done(i, result) sees every point, cached or not."""
+    function whose result depends on its config alone). on_done(i, result) sees every point, cached or not.
+    summary: the typed summary class of the results (as in `cached_run`)."""
     if workers == 1:
         out = []
         for i, c in enumerate(configs):
-            out.append(cached_run(experiment, c, run, root, refresh))
+            out.append(cached_run(experiment, c, run, root, refresh, summary))
             if on_done is not None:
                 on_done(i, out[-1])
         return out
@@ -121,7 +133,7 @@ def sweep(experiment: str, configs: list[Any], run: Callable[[Any], results.Resu
     for i, c in enumerate(configs):
         directory = path_for(experiment, c, root)
         if not refresh and results.is_complete(directory):
-            out[i] = results.load(directory)
+            out[i] = results.load(directory, summary)
             out[i].meta["from_cache"] = True
             if on_done is not None:
                 on_done(i, out[i])
@@ -130,6 +142,7 @@ def sweep(experiment: str, configs: list[Any], run: Callable[[Any], results.Resu
 
     def store(j: int, res: results.Result) -> None:
         i = todo[j]
+        _checked(experiment, res, summary)
         res.meta["cache_key"] = key(experiment, configs[i])
         results.save(res, path_for(experiment, configs[i], root))
         res.meta["from_cache"] = False

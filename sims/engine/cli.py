@@ -2,8 +2,9 @@
 
 `python -m sims.<paper> [experiment] [--preset quick|paper] [--seed N] [--out DIR] [--device D]
 [--<field> VALUE ...]`. Sequence fields take comma-separated values (`--alphas 32,128,512`).
-Bad parameters end the program with one sentence naming the parameter (exit code 2); a diverging
-run ends it with a sentence saying where (exit code 3).
+Bad parameters or output folders end the program with one sentence naming them (exit code 2); a diverging
+run ends it with a sentence saying where (exit code 3); Ctrl-C ends it with exit code 130, the finished runs kept
+in the cache. Seeds are integers from 0 to 2**63 - 1.
 """
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ import sys
 import time
 import typing
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-from . import results
+from . import cache, results, validate
 from .errors import ConfigError, DivergenceError
 from .experiment import PRESETS, Experiment
 
@@ -48,11 +49,29 @@ def field_parser(tp: Any):
         item = _scalar_parser(args[0] if args else str)
 
         def parse_seq(text: str):
-            parts = [p for p in text.replace(" ", "").split(",") if p]
+            text = text.replace(" ", "")
+            if not text:
+                return ()
+            parts = text.split(",")
+            if not all(parts):  # "1,,2", ",", "3,": an item is missing
+                raise ValueError(text)
             return tuple(item(p) for p in parts)
 
         return parse_seq
     return _scalar_parser(tp)
+
+
+_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "text"}
+
+
+def _described(tp: Any) -> str:
+    """A config field's type in words, for an error message ("an integer", "comma-separated numbers")."""
+    if typing.get_origin(tp) in (tuple, list):
+        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        item = _NAMES.get(args[0] if args else str, "values")
+        return "comma-separated " + {"an integer": "integers", "a number": "numbers", "true or false":
+                                     "true/false values", "text": "words"}.get(item, item)
+    return _NAMES.get(tp, str(tp))
 
 
 def _flag(name: str) -> str:
@@ -79,19 +98,28 @@ def _add_experiment_args(parser: argparse.ArgumentParser, exp: Experiment) -> No
                            type=str, help=f"(quick: {shown})")
 
 
-def _overrides(args: argparse.Namespace, exp: Experiment) -> dict[str, Any]:
-    hints = typing.get_type_hints(exp.config_cls)
+def parse_fields(config_cls: type, texts: dict[str, str]) -> dict[str, Any]:
+    """Config overrides read from command-line text ({field: text}, each by the field's annotation): a
+    ConfigError naming the field for text that is not of its type or an integer outside 64 bits."""
+    hints = typing.get_type_hints(config_cls)
     out: dict[str, Any] = {}
-    for f in dataclasses.fields(exp.config_cls):
-        if f.name in _SPECIAL:
-            continue
-        text = getattr(args, f"field_{f.name}", None)
-        if text is None:
-            continue
+    for name, text in texts.items():
         try:
-            out[f.name] = field_parser(hints[f.name])(text)
+            value = field_parser(hints[name])(text)
         except ValueError:
-            raise ConfigError(f"{f.name} could not be read from {text!r}; expected {hints[f.name]}.") from None
+            raise ConfigError(f"{name} could not be read from {text!r}; expected {_described(hints[name])}."
+                              ) from None
+        for v in value if isinstance(value, tuple) else (value,):
+            if isinstance(v, int) and not isinstance(v, bool) and not -2**63 <= v < 2**63:
+                raise ConfigError(f"{name} must lie between -2**63 and 2**63 - 1; got {text!r}.")
+        out[name] = value
+    return out
+
+
+def _overrides(args: argparse.Namespace, exp: Experiment) -> dict[str, Any]:
+    texts = {f.name: getattr(args, f"field_{f.name}", None) for f in dataclasses.fields(exp.config_cls)
+             if f.name not in _SPECIAL}
+    out = parse_fields(exp.config_cls, {k: v for k, v in texts.items() if v is not None})
     if args.seed is not None:
         out["seed"] = args.seed
     if getattr(args, "device", None) is not None:
@@ -126,36 +154,57 @@ def draw_figure(exp: Experiment, result: results.Result, out: Path) -> list[Path
     return list(draw(exp.name, result, out)) if draw else []
 
 
-def main(paper: str, experiments: Sequence[Experiment], default: str | Sequence[str], doc: str,
-         argv: Sequence[str] | None = None) -> int:
-    """Parse argv, run one experiment through the cache, print its summary, write results and figure.
-    Without an experiment name, run the default one (or each of the default ones in turn, stopping at the
-    first that fails, when `default` names several)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    by_name = {e.name: e for e in experiments}
-    if not argv or argv[0] not in by_name and argv[0] not in {"-h", "--help"}:
-        for name in _defaults(default):
-            code = main(paper, experiments, default, doc, [name, *argv])
-            if code:
-                return code
-        return 0
-    parser = build_parser(paper, experiments, default, doc)
-    args = parser.parse_args(argv)
-    exp = by_name[args.experiment]
+def guarded(body: Callable[[], int]) -> int:
+    """Run a command's body so that it ends in one of four ways, never a traceback for a user's mistake: its own
+    exit code (0 on success), 2 with one sentence for a bad parameter or path (ConfigError), 3 for a divergence
+    the run detected (DivergenceError), 130 on Ctrl-C (every finished run is already in the cache)."""
     try:
-        if args.preset not in PRESETS:
-            raise ConfigError(f"preset must be one of {', '.join(PRESETS)}; got {args.preset!r}.")
-        config = exp.config(args.preset, **_overrides(args, exp))
-        start = time.perf_counter()
-        result = exp.cached(config, root=args.cache, refresh=args.refresh)
-        wall = time.perf_counter() - start
+        return body()
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except DivergenceError as err:
         print(f"error: {err}", file=sys.stderr)
         return 3
-    out = args.out if args.out is not None else Path("results") / paper
+    except KeyboardInterrupt:
+        print("interrupted: the runs that finished are kept in the cache; the same command resumes from them.",
+              file=sys.stderr)
+        return 130
+
+
+def main(paper: str, experiments: Sequence[Experiment], default: str | Sequence[str], doc: str,
+         argv: Sequence[str] | None = None, execute: bool = True) -> int:
+    """Parse argv, run one experiment through the cache, print its summary, write results and figure.
+    Without an experiment name, run the default one (or each of the default ones in turn, stopping at the
+    first that fails, when `default` names several). With execute=False, stop after the arguments, the config
+    and the output folders were checked (what the command-line fuzz test exercises). Exit codes: see `guarded`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    by_name = {e.name: e for e in experiments}
+    if argv and argv[0] not in by_name and not argv[0].startswith("-"):
+        print(f"error: unknown experiment {argv[0]!r}; experiments: {', '.join(by_name)}.", file=sys.stderr)
+        return 2
+    if not argv or argv[0] not in by_name and argv[0] not in {"-h", "--help"}:
+        for name in _defaults(default):
+            code = main(paper, experiments, default, doc, [name, *argv], execute)
+            if code:
+                return code
+        return 0
+    parser = build_parser(paper, experiments, default, doc)
+    args = parser.parse_args(argv)
+    return guarded(lambda: _run(paper, by_name[args.experiment], args, execute))
+
+
+def _run(paper: str, exp: Experiment, args: argparse.Namespace, execute: bool) -> int:
+    if args.preset not in PRESETS:
+        raise ConfigError(f"preset must be one of {', '.join(PRESETS)}; got {args.preset!r}.")
+    config = exp.config(args.preset, **_overrides(args, exp))
+    out = validate.writable_dir("--out", args.out if args.out is not None else Path("results") / paper)
+    validate.writable_dir("--cache", args.cache if args.cache is not None else cache.default_root())
+    if not execute:
+        return 0
+    start = time.perf_counter()
+    result = exp.cached(config, root=args.cache, refresh=args.refresh)
+    wall = time.perf_counter() - start
     print(exp.summarize(result))
     source = "cache" if result.meta.get("from_cache") else "computed"
     print(f"[{exp.id}] {source} in {wall:.1f} s (run wall time {result.meta.get('wall_s', float('nan')):.1f} s)")

@@ -51,6 +51,19 @@ def _start_worker(parent: int) -> None:
     _one_thread()
 
 
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """End the workers now (Ctrl-C, or a run that raised): the runs they were computing, and those not started,
+    are dropped unstored rather than finished while the user waits. The executor keeps its processes in a private
+    attribute; without it the pool's own shutdown would still wait for the running calls."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown forgets them
+    # Not cancel_futures: the pool marks every unfinished future broken once its workers are gone, and a future
+    # cancelled first makes that step fail with a traceback of its own (CPython 3.11).
+    pool.shutdown(wait=False)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+
+
 def map_runs(fn: Callable[..., Any], calls: Iterable[Sequence[Any]], workers: int = 1,
              on_done: Callable[[int, Any], None] | None = None) -> list[Any]:
     """[fn(*args) for args in calls], computed by `workers` processes; on_done(i, result) as each finishes.
@@ -79,7 +92,6 @@ def map_runs(fn: Callable[..., Any], calls: Iterable[Sequence[Any]], workers: in
                     if on_done is not None:
                         on_done(i, out[i])
         except BaseException:
-            for future in pending:
-                future.cancel()
+            _stop_workers(pool)
             raise
     return out

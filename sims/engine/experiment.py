@@ -6,22 +6,33 @@ the cache, the figures and the paper checks all work through this one descriptio
 from __future__ import annotations
 
 import dataclasses
+import operator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from . import cache
+from . import cache, validate
 from .errors import ConfigError
 from .results import Result
+from .summary import Summary
 
 PRESETS = ("quick", "paper")
+
+
+def _integer(value: Any) -> Any:
+    """An integer-like value (int, numpy integer) as int; anything else unchanged, for the check to name."""
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
 
 
 @dataclass(frozen=True)
 class Experiment:
     """paper: module name (e.g. "grokking"); name: experiment within it (e.g. "sparse");
     config_cls: frozen dataclass with a `validate()` method; presets: {"quick": Config, "paper": Config};
-    run: Config -> Result; summarize: Result -> printable text."""
+    run: Config -> Result; summarize: Result -> printable text; summary: the typed `Summary` class of
+    `Result.summary` (what the run measured, field by field; read back from the cache as that class)."""
 
     paper: str
     name: str
@@ -30,6 +41,7 @@ class Experiment:
     presets: Mapping[str, Any]
     run: Callable[[Any], Result]
     summarize: Callable[[Result], str]
+    summary: type[Summary] | None = None
 
     @property
     def id(self) -> str:
@@ -47,17 +59,21 @@ class Experiment:
             raise ConfigError(f"{unknown[0]} is not a parameter of {self.id}; "
                               f"parameters are: {', '.join(sorted(names))}.")
         cfg = dataclasses.replace(base, **overrides)
+        if "seed" in names:
+            validate.seed("seed", cfg.seed)
         cfg.validate()
         return cfg
 
     def cached(self, config: Any, root: Path | None = None, refresh: bool = False) -> Result:
         """Run through the cache (a stored result of the same config is reused)."""
         config.validate()
-        return cache.cached_run(self.id, config, self.run, root, refresh)
+        return cache.cached_run(self.id, config, self.run, root, refresh, self.summary)
 
     def seeds(self, config: Any, seeds, root: Path | None = None) -> list[Result]:
         """The same config over several seeds, each point cached (an interrupted sweep resumes)."""
+        for s in seeds:
+            validate.seed("seed", s if isinstance(s, bool) else _integer(s))
         configs = [dataclasses.replace(config, seed=int(s)) for s in seeds]
         for c in configs:
             c.validate()
-        return cache.sweep(self.id, configs, self.run, root)
+        return cache.sweep(self.id, configs, self.run, root, summary=self.summary)

@@ -1,4 +1,4 @@
-"""Result files: scalars and config as JSON, arrays as NPZ, both written atomically.
+"""Result files: the summary and config as JSON, arrays as NPZ, both written atomically.
 
 A result directory holds `arrays.npz` and `result.json`; `result.json` is written last, so its
 presence marks a complete result. Each file is written to a temporary name in the same directory
@@ -16,8 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from .summary import Summary
+
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, Summary):
+        return value.to_json()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _jsonable(dataclasses.asdict(value))
     if isinstance(value, dict):
@@ -38,13 +42,14 @@ class Result:
     """What one simulation run produced.
 
     experiment: dotted name, e.g. "grokking.sparse"; config: the run's parameters;
-    scalars: JSON-able summary numbers; arrays: named numpy arrays (curves, weights);
-    meta: wall time, versions, creation time.
+    summary: the numbers the run measured, as the experiment's typed `Summary` (read by attribute; its class
+    docstring says what each is; `load` without the class gives the stored JSON as plain dicts); arrays: named numpy arrays (curves, weights); meta: wall time, versions,
+    creation time.
     """
 
     experiment: str
     config: dict[str, Any]
-    scalars: dict[str, Any] = field(default_factory=dict)
+    summary: Any = None
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -69,9 +74,9 @@ def write_text(path: Path, text: str) -> None:
     _atomic_write(Path(path), lambda fh: fh.write(text.encode()))
 
 
-def write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically."""
-    write_text(path, json.dumps(_jsonable(obj), indent=2, sort_keys=True))
+def write_json(path: Path, obj: Any, sort_keys: bool = True) -> None:
+    """Write JSON atomically (keys sorted unless sort_keys=False)."""
+    write_text(path, json.dumps(_jsonable(obj), indent=2, sort_keys=sort_keys))
 
 
 def save(result: Result, directory: Path) -> Path:
@@ -82,10 +87,10 @@ def save(result: Result, directory: Path) -> Path:
     write_json(directory / "result.json", {
         "experiment": result.experiment,
         "config": result.config,
-        "scalars": result.scalars,
+        "summary": result.summary,
         "meta": result.meta,
         "arrays": sorted(arrays),
-    })
+    }, sort_keys=False)  # a summary's dict keeps the order the run built it in, cached or fresh
     return directory
 
 
@@ -113,12 +118,14 @@ def number(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
 
-def load(directory: Path) -> Result:
-    """Read a result written by `save`."""
+def load(directory: Path, summary: type[Summary] | None = None) -> Result:
+    """Read a result written by `save`; with `summary`, the stored summary is rebuilt as that typed class."""
     directory = Path(directory)
     with open(directory / "result.json") as fh:
         head = json.load(fh)
     with np.load(directory / "arrays.npz", allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
+    stored = head["summary"]
     return Result(experiment=head["experiment"], config=_restore(head["config"]),
-                  scalars=_restore(head["scalars"]), arrays=arrays, meta=head.get("meta", {}))
+                  summary=summary.from_json(stored) if summary is not None else _restore(stored), arrays=arrays,
+                  meta=head.get("meta", {}))

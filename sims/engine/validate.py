@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import math
+import tempfile
 from collections.abc import Iterable
+from pathlib import Path
 
 from .errors import ConfigError
 
@@ -70,3 +72,27 @@ def one_of(name: str, value: str, choices: Iterable[str]) -> None:
     choices = tuple(choices)
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
+
+
+SEED_MAX = 2**63 - 1
+
+
+def seed(name: str, value: int) -> None:
+    """Require a seed the package can honour: an integer in [0, 2**63 - 1] (numpy's SeedSequence takes no negative
+    numbers; every stream derives from the seed through it)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= SEED_MAX:
+        raise ConfigError(f"{name} must be an integer from 0 to 2**63 - 1; got {value!r}.")
+
+
+def writable_dir(name: str, path) -> Path:
+    """Create folder `path` if needed and check that a file can be written in it, before any long run starts;
+    a ConfigError naming `name` and the path otherwise."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise ConfigError(f"{name} folder {str(path)!r} cannot be created or written ({reason}).") from None
+    return path

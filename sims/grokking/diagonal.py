@@ -8,10 +8,12 @@ CPU or a GPU.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import TypeVar
 
 import numpy as np
 
+from sims.engine import Summary
 from sims.engine.curves import eval_schedule, training_steps
 from sims.engine.divergence import check_finite
 
@@ -97,14 +99,87 @@ def train(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, y_test: np.ndarray, 
     return out
 
 
+@dataclass(frozen=True)
+class MarginClassifier(Summary):
+    """A max-margin linear classifier of the training set (no bias), the predictor one phase converges to.
+
+    test_acc: its accuracy on the test set (a prediction of exactly 0 counts 1/2);
+    margin: its normalised margin min_i y_i <w, x_i> with ||w|| = 1 in its own norm (L2 or L1).
+    """
+
+    test_acc: float
+    margin: float
+
+
+@dataclass(frozen=True)
+class DiagonalPoint(Summary):
+    """One sweep point of a diagonal-net classification run: one init norm and one weight decay.
+
+    init_norm: ||theta(0)||_2 (the code's alpha);
+    lam: weight decay lambda (0: none);
+    alpha_paper: the paper's init scale alpha = init_norm / sqrt(2d) (u = v = alpha * 1);
+    t_fit: first time (t = lr * steps) train accuracy reaches 1; NaN if never on the horizon;
+    t_grok: first time test accuracy reaches 0.95; NaN if never on the horizon;
+    norm_final: ||theta||_2 at the horizon;
+    test_acc_final: test accuracy at the horizon;
+    train_acc_final: train accuracy at the horizon.
+    """
+
+    init_norm: float
+    lam: float
+    alpha_paper: float
+    t_fit: float
+    t_grok: float
+    norm_final: float
+    test_acc_final: float
+    train_acc_final: float
+
+
+_Point = TypeVar("_Point", bound=DiagonalPoint)
+
+
+def point_doc(summary: str, own_fields: str) -> str:
+    """The docstring of a `DiagonalPoint` subclass: its summary line, the entries of the fields it inherits, then
+    `own_fields` (its own "name: meaning" entries)."""
+    inherited = DiagonalPoint.__doc__.split("\n", 1)[1].rstrip().rstrip(".")
+    return f"{summary}\n{inherited};{own_fields}"
+
+
+@dataclass(frozen=True)
+class ClassificationSweep:
+    """What `run_classification` measured, before an experiment adds its own numbers.
+
+    Per sweep point, arrays of shape (B,) (the fields of `DiagonalPoint`): init_norm, lam, alpha_paper, t_fit,
+    t_grok, norm_final, test_acc_final, train_acc_final. Of the training set: max_l2_margin, the kernel-regime
+    classifier (Cor. 3.6), and max_l1_margin, the rich-regime one (Cor. 3.7).
+    """
+
+    init_norm: np.ndarray
+    lam: np.ndarray
+    alpha_paper: np.ndarray
+    t_fit: np.ndarray
+    t_grok: np.ndarray
+    norm_final: np.ndarray
+    test_acc_final: np.ndarray
+    train_acc_final: np.ndarray
+    max_l2_margin: MarginClassifier
+    max_l1_margin: MarginClassifier
+
+    def points(self, cls: type[_Point], **extra: np.ndarray) -> list[_Point]:
+        """One `cls` per sweep point: the `DiagonalPoint` columns and the (B,) arrays `extra` (cls's own fields)."""
+        columns = {f.name: getattr(self, f.name) for f in fields(DiagonalPoint)} | extra
+        return [cls(**{name: float(col[b]) for name, col in columns.items()}) for b in range(self.lam.size)]
+
+
 def run_classification(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, y_test: np.ndarray,
                        w_star: np.ndarray, init_norms, lams, lr: float, t_max: float, device,
-                       desc: str) -> tuple[dict[str, np.ndarray], dict]:
+                       desc: str) -> tuple[dict[str, np.ndarray], ClassificationSweep]:
     """Train the (init norm x lambda) grid on one data set; add the kernel and rich predictors.
 
-    Returns (arrays, scalars): the curves of `train` plus the max-L2-margin (kernel regime, Cor. 3.6)
-    and max-L1-margin (rich regime, Cor. 3.7) classifiers of the training set, their test accuracies and
-    margins, and the first times train accuracy reaches 1 and test accuracy reaches 0.95.
+    Returns (arrays, sweep): the curves of `train` (plus init_norm, lam, the two classifiers' unit vectors
+    w_l2, w_l1 and w_star), and per point the first times train accuracy reaches 1 and test accuracy 0.95,
+    the final norm and accuracies, with the max-L2-margin (kernel regime, Cor. 3.6) and max-L1-margin (rich
+    regime, Cor. 3.7) classifiers' test accuracies and margins.
     """
     from sims.engine.curves import first_crossing
     from theory import grokking as theory
@@ -114,17 +189,15 @@ def run_classification(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, y_test:
     sweep = DiagonalSweep.grid(init_norms, lams)
     curves = train(X, y, X_test, y_test, sweep, lr, t_max, {"l2": l2.w, "l1": l1.w}, device, desc=desc)
     t = curves["time"]
-    scalars = {
-        "init_norm": sweep.init_norm.tolist(), "lam": sweep.lam.tolist(),
-        "alpha_paper": [theory.alpha_paper_from_init_norm(a, X.shape[1]) for a in sweep.init_norm],
-        "t_fit": first_crossing(t, curves["train_acc"], 1.0).tolist(),
-        "t_grok": first_crossing(t, curves["test_acc"], 0.95).tolist(),
-        "norm_final": curves["param_norm"][-1].tolist(),
-        "test_acc_final": curves["test_acc"][-1].tolist(),
-        "train_acc_final": curves["train_acc"][-1].tolist(),
-        "l2_test_acc": theory.linear_classifier_accuracy(l2.w, X_test, y_test),
-        "l1_test_acc": theory.linear_classifier_accuracy(l1.w, X_test, y_test),
-        "l2_margin": l2.margin, "l1_margin": l1.margin,
-    }
+    measured = ClassificationSweep(
+        init_norm=sweep.init_norm, lam=sweep.lam,
+        alpha_paper=np.array([theory.alpha_paper_from_init_norm(a, X.shape[1]) for a in sweep.init_norm]),
+        t_fit=first_crossing(t, curves["train_acc"], 1.0), t_grok=first_crossing(t, curves["test_acc"], 0.95),
+        norm_final=curves["param_norm"][-1], test_acc_final=curves["test_acc"][-1],
+        train_acc_final=curves["train_acc"][-1],
+        max_l2_margin=MarginClassifier(test_acc=float(theory.linear_classifier_accuracy(l2.w, X_test, y_test)),
+                                       margin=float(l2.margin)),
+        max_l1_margin=MarginClassifier(test_acc=float(theory.linear_classifier_accuracy(l1.w, X_test, y_test)),
+                                       margin=float(l1.margin)))
     arrays = dict(curves, init_norm=sweep.init_norm, lam=sweep.lam, w_l2=l2.w, w_l1=l1.w, w_star=w_star)
-    return arrays, scalars
+    return arrays, measured

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sims.engine import Experiment, Result, rng, validate
+from sims.engine import Experiment, Result, Summary, rng, validate
 from sims.engine.cache import config_dict
 from sims.engine.curves import eval_schedule, first_crossing, training_steps
 from sims.engine.divergence import check_finite
@@ -106,6 +106,50 @@ def _train(cfg: MatrixConfig, X_star: np.ndarray, obs: np.ndarray, test: np.ndar
     return out
 
 
+@dataclass(frozen=True)
+class MatrixPoint(Summary):
+    """One sweep point of matrix completion: one init scale and one weight decay.
+
+    alpha: init scale (U = V = alpha I);
+    lam: weight decay lambda (0: none);
+    t_fit: first time (t = lr * steps) the train MSE falls below 10% of the mean squared observed entry; NaN if
+    never on the horizon;
+    t_half: first time the test MSE falls below half the kernel predictor's; NaN if never;
+    lam_t_half: lambda * t_half, the transition time in units of 1/lambda; NaN if never;
+    test_mse_final: test MSE (unobserved entries) at the horizon;
+    train_mse_final: train MSE (observed entries) at the horizon;
+    rel_error_final: ||W - X*||_F / ||X*||_F over all entries at the horizon.
+    """
+
+    alpha: float
+    lam: float
+    t_fit: float
+    t_half: float
+    lam_t_half: float
+    test_mse_final: float
+    train_mse_final: float
+    rel_error_final: float
+
+
+@dataclass(frozen=True)
+class MatrixSummary(Summary):
+    """Matrix completion of the multiplication table: one entry per (alpha, lambda), alpha varying fastest.
+
+    points: per sweep point, its fit and transition times and final errors (MatrixPoint);
+    n_observed: observed (training) entries of the d^2;
+    kernel_test_mse: test MSE of the kernel-regime predictor (observed entries copied and symmetrised, zero
+    elsewhere: Cor. 3.11);
+    nuclear_test_mse: test MSE of the minimum-nuclear-norm completion (the late-phase predictor);
+    ground_truth_nuclear_norm: nuclear norm of the ground-truth matrix X*.
+    """
+
+    points: list[MatrixPoint]
+    n_observed: int
+    kernel_test_mse: float
+    nuclear_test_mse: float
+    ground_truth_nuclear_norm: float
+
+
 def run_matrix(cfg: MatrixConfig) -> Result:
     single_thread()
     X_star = multiplication_table(cfg.d)
@@ -119,33 +163,32 @@ def run_matrix(cfg: MatrixConfig) -> Result:
     t = arrays["time"]
     lam = arrays["lam"]
     t_half = first_crossing(t, arrays["test_mse"], 0.5 * kernel_mse, rising=False)
-    scalars = {
-        "alpha": arrays["alpha"].tolist(), "lam": lam.tolist(), "n_observed": int(n_obs),
-        "kernel_test_mse": kernel_mse,
-        "nuclear_test_mse": theory.completion_test_mse(nuclear, X_star, test // cfg.d, test % cfg.d),
-        "ground_truth_nuclear_norm": float(np.abs(np.linalg.eigvalsh(X_star)).sum()),
-        "t_fit": first_crossing(t, arrays["train_mse"], 0.1 * float(np.mean(X_star.ravel()[obs] ** 2)),
-                                rising=False).tolist(),
-        "t_half": t_half.tolist(), "lam_t_half": (lam * t_half).tolist(),
-        "test_mse_final": arrays["test_mse"][-1].tolist(), "train_mse_final": arrays["train_mse"][-1].tolist(),
-        "rel_error_final": arrays["rel_error"][-1].tolist(),
-    }
+    t_fit = first_crossing(t, arrays["train_mse"], 0.1 * float(np.mean(X_star.ravel()[obs] ** 2)), rising=False)
+    columns = dict(alpha=arrays["alpha"], lam=lam, t_fit=t_fit, t_half=t_half, lam_t_half=lam * t_half,
+                   test_mse_final=arrays["test_mse"][-1], train_mse_final=arrays["train_mse"][-1],
+                   rel_error_final=arrays["rel_error"][-1])
+    summary = MatrixSummary(
+        points=[MatrixPoint(**{k: float(v[b]) for k, v in columns.items()}) for b in range(lam.size)],
+        n_observed=int(n_obs), kernel_test_mse=float(kernel_mse),
+        nuclear_test_mse=float(theory.completion_test_mse(nuclear, X_star, test // cfg.d, test % cfg.d)),
+        ground_truth_nuclear_norm=float(np.abs(np.linalg.eigvalsh(X_star)).sum()))
     arrays.update(kernel_W=kernel, nuclear_W=nuclear, observed=obs)
-    return Result("grokking.matrix", config_dict(cfg), scalars, arrays)
+    return Result("grokking.matrix", config_dict(cfg), summary, arrays)
 
 
 def summarize_matrix(res: Result) -> str:
-    s, cfg = res.scalars, res.config
-    lines = [f"Matrix completion, W = UU^T - VV^T: d={cfg['d']}, {s['n_observed']} observed entries, "
+    s: MatrixSummary = res.summary
+    cfg = res.config
+    lines = [f"Matrix completion, W = UU^T - VV^T: d={cfg['d']}, {s.n_observed} observed entries, "
              f"lr={cfg['lr']}, seed={cfg['seed']}",
-             f"kernel predictor (copy observed, zero-fill) test MSE {s['kernel_test_mse']:.4g}; "
-             f"min-nuclear-norm completion test MSE {s['nuclear_test_mse']:.3g}", "",
+             f"kernel predictor (copy observed, zero-fill) test MSE {s.kernel_test_mse:.4g}; "
+             f"min-nuclear-norm completion test MSE {s.nuclear_test_mse:.3g}", "",
              f"{'alpha':>6} {'lambda':>8} {'t_fit':>8} {'t_half':>8} {'lam*t_half':>10} {'ln alpha':>8} "
              f"{'final test MSE':>14} {'rel. error':>10}"]
-    for i in range(len(s["alpha"])):
-        lines.append(f"{s['alpha'][i]:>6.3g} {s['lam'][i]:>8.3g} {_fmt(s['t_fit'][i]):>8} {_fmt(s['t_half'][i]):>8} "
-                     f"{_fmt(s['lam_t_half'][i]):>10} {np.log(s['alpha'][i]):>8.3f} "
-                     f"{s['test_mse_final'][i]:>14.3g} {s['rel_error_final'][i]:>10.3g}")
+    for p in s.points:
+        lines.append(f"{p.alpha:>6.3g} {p.lam:>8.3g} {_fmt(p.t_fit):>8} {_fmt(p.t_half):>8} "
+                     f"{_fmt(p.lam_t_half):>10} {np.log(p.alpha):>8.3f} "
+                     f"{p.test_mse_final:>14.3g} {p.rel_error_final:>10.3g}")
     lines.append("(t_fit: train MSE below 10% of the mean squared target; t_half: test MSE below half the kernel "
                  "predictor's)")
     return "\n".join(lines)
@@ -154,4 +197,4 @@ def summarize_matrix(res: Result) -> str:
 MATRIX = Experiment(paper="grokking", name="matrix",
                     description="matrix completion with UU^T - VV^T: zero-filled copy early, low rank late (Fig. 3)",
                     config_cls=MatrixConfig, presets={"quick": QUICK, "paper": PAPER},
-                    run=run_matrix, summarize=summarize_matrix)
+                    run=run_matrix, summarize=summarize_matrix, summary=MatrixSummary)

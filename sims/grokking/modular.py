@@ -36,13 +36,13 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-from sims.engine import Experiment, Result, rng, validate
+from sims.engine import Experiment, Result, Summary, rng, validate
 from sims.engine.cache import config_dict
 from sims.engine.curves import eval_schedule, first_crossing, fit_line, training_steps
 from sims.engine.divergence import check_finite
 from sims.engine.torch_layer import generator, resolve_device, single_thread
 
-from .sparse import _fmt
+from .sparse import DelayFit, _fmt, delay_fit_line
 
 FIT_LEVEL = 0.99    # t_fit: first time train accuracy >= 0.99
 GROK_LEVEL = 0.95   # t_grok: first time test accuracy >= 0.95
@@ -295,6 +295,65 @@ def train_sweep(cfg: ModularConfig, train_idx: np.ndarray, test_idx: np.ndarray,
     return out
 
 
+@dataclass(frozen=True)
+class ModularPoint(Summary):
+    """One sweep point of modular addition: one init scale and one weight decay. Times are t = lr * steps.
+
+    alpha: init scale (He init times alpha);
+    lam: weight decay lambda (0: the no-weight-decay control);
+    t_fit: first time train accuracy reaches FIT_LEVEL (0.99); NaN if never on the horizon;
+    t_grok: first time test accuracy reaches GROK_LEVEL (0.95); NaN if never;
+    delay_ratio: t_grok / t_fit; NaN if either is;
+    t_test50: first time test accuracy reaches 0.5, the middle of the jump; NaN if never;
+    lam_t_test50: lambda * t_test50; NaN if never;
+    lam_t_grok: lambda * t_grok, the grokking time in units of 1/lambda; NaN if never;
+    ln_alpha: ln(alpha);
+    ln_alpha_over_lam: ln(alpha) / lambda, the theorems' clock without its O(1) offset; NaN at lambda = 0;
+    test_acc_at_fit: test accuracy at t_fit (interpolated); NaN if never fit;
+    train_acc_final: train accuracy at the horizon;
+    test_acc_final: test accuracy at the horizon;
+    param_norm_init: ||theta(0)||_2;
+    param_norm_final: ||theta||_2 at the horizon.
+    """
+
+    alpha: float
+    lam: float
+    t_fit: float
+    t_grok: float
+    delay_ratio: float
+    t_test50: float
+    lam_t_test50: float
+    lam_t_grok: float
+    ln_alpha: float
+    ln_alpha_over_lam: float
+    test_acc_at_fit: float
+    train_acc_final: float
+    test_acc_final: float
+    param_norm_init: float
+    param_norm_final: float
+
+
+@dataclass(frozen=True)
+class ModularSummary(Summary):
+    """Modular addition with a two-layer ReLU MLP: one entry per (alpha, lambda), alpha varying fastest.
+
+    points: per sweep point, its fit and grokking times and final state (ModularPoint);
+    n_train: training pairs;
+    n_test: test pairs;
+    steps_total: gradient steps to the horizon;
+    chance_acc: accuracy of a uniform guess, 1/p;
+    delay_slopes: per lambda > 0 with grokked points at two or more alphas, the line of lambda*t_grok against
+    ln(alpha) (DelayFit).
+    """
+
+    points: list[ModularPoint]
+    n_train: int
+    n_test: int
+    steps_total: int
+    chance_acc: float
+    delay_slopes: list[DelayFit]
+
+
 def run_modular(cfg: ModularConfig) -> Result:
     """Train the sweep and measure t_fit, t_grok, the delay ratio and the final accuracies per point."""
     single_thread()
@@ -312,34 +371,30 @@ def run_modular(cfg: ModularConfig) -> Result:
         ln_alpha_over_lam = np.where(lam > 0, np.log(alpha) / np.where(lam > 0, lam, 1.0), np.nan)
     test_at_fit = np.array([np.interp(tf, t, arrays["test_acc"][:, i]) if np.isfinite(tf) else np.nan
                             for i, tf in enumerate(t_fit)])
-    scalars = {
-        "alpha": alpha.tolist(), "lam": lam.tolist(),
-        "n_train": int(train_idx.size), "n_test": int(test_idx.size), "steps_total": int(arrays["steps"][-1]),
-        "t_fit": t_fit.tolist(), "t_grok": t_grok.tolist(), "delay_ratio": delay.tolist(),
-        "t_test50": t_test50.tolist(), "lam_t_test50": (lam * t_test50).tolist(),
-        "lam_t_grok": (lam * t_grok).tolist(), "ln_alpha": np.log(alpha).tolist(),
-        "ln_alpha_over_lam": ln_alpha_over_lam.tolist(),
-        "test_acc_at_fit": test_at_fit.tolist(),
-        "train_acc_final": arrays["train_acc"][-1].tolist(), "test_acc_final": arrays["test_acc"][-1].tolist(),
-        "param_norm_init": arrays["param_norm"][0].tolist(), "param_norm_final": arrays["param_norm"][-1].tolist(),
-        "chance_acc": 1.0 / cfg.p,
-        "slopes": delay_slopes(alpha, lam, t_grok),
-    }
+    columns = dict(alpha=alpha, lam=lam, t_fit=t_fit, t_grok=t_grok, delay_ratio=delay, t_test50=t_test50,
+                   lam_t_test50=lam * t_test50, lam_t_grok=lam * t_grok, ln_alpha=np.log(alpha),
+                   ln_alpha_over_lam=ln_alpha_over_lam, test_acc_at_fit=test_at_fit,
+                   train_acc_final=arrays["train_acc"][-1], test_acc_final=arrays["test_acc"][-1],
+                   param_norm_init=arrays["param_norm"][0], param_norm_final=arrays["param_norm"][-1])
+    summary = ModularSummary(
+        points=[ModularPoint(**{k: float(v[b]) for k, v in columns.items()}) for b in range(alpha.size)],
+        n_train=int(train_idx.size), n_test=int(test_idx.size), steps_total=int(arrays["steps"][-1]),
+        chance_acc=1.0 / cfg.p, delay_slopes=delay_slopes(alpha, lam, t_grok))
     meta = {"train_wall_s": wall, "device": str(resolve_device(cfg.device)), "batch_size": int(alpha.size)}
-    return Result("grokking.modular", config_dict(cfg), scalars, arrays, meta)
+    return Result("grokking.modular", config_dict(cfg), summary, arrays, meta)
 
 
-def delay_slopes(alpha: np.ndarray, lam: np.ndarray, t_grok: np.ndarray) -> dict[str, dict]:
+def delay_slopes(alpha: np.ndarray, lam: np.ndarray, t_grok: np.ndarray) -> list[DelayFit]:
     """Per lambda > 0: least-squares slope of lambda*t_grok against ln(alpha) (theory: grows; slope 1
     asymptotically for smooth homogeneous nets, Thms 3.4/3.5). Needs two finite t_grok at distinct alphas."""
-    out = {}
+    out = []
     for l in np.unique(lam):
         sel = (lam == l) & np.isfinite(t_grok)
         if l <= 0 or np.unique(alpha[sel]).size < 2:
             continue
         fit = fit_line(np.log(alpha[sel]), l * t_grok[sel])
-        out[f"{l:g}"] = {"slope": fit.slope, "low": fit.slope_low, "high": fit.slope_high,
-                         "intercept": fit.intercept, "points": int(sel.sum())}
+        out.append(DelayFit(lam=float(l), slope=fit.slope, slope_low=fit.slope_low, slope_high=fit.slope_high,
+                            intercept=fit.intercept, n_points=int(sel.sum())))
     return out
 
 
@@ -363,30 +418,29 @@ def batching_speedup(cfg: ModularConfig) -> dict[str, float]:
 
 
 def summarize_modular(res: Result) -> str:
-    s, cfg = res.scalars, res.config
+    s: ModularSummary = res.summary
+    cfg = res.config
     lines = [f"Modular addition mod {cfg['p']}, two-layer ReLU MLP width {cfg['width']}, full-batch GD lr={cfg['lr']}, "
-             f"{s['n_train']} train / {s['n_test']} test pairs, last layer "
+             f"{s.n_train} train / {s.n_test} test pairs, last layer "
              f"{'zeroed' if cfg['zero_last_layer'] else 'He'}, seed={cfg['seed']}, horizon t={cfg['t_max']:g} "
-             f"({s['steps_total']} steps)", "",
+             f"({s.steps_total} steps)", "",
              f"{'alpha':>6} {'lambda':>8} {'t_fit':>8} {'t_grok':>8} {'ratio':>7} {'lam*t_grok':>10} {'ln alpha':>8} "
              f"{'test@fit':>8} {'final train':>11} {'final test':>10}"]
-    for i in range(len(s["alpha"])):
-        lines.append(f"{s['alpha'][i]:>6.3g} {s['lam'][i]:>8.3g} {_fmt(s['t_fit'][i]):>8} {_fmt(s['t_grok'][i]):>8} "
-                     f"{_fmt(s['delay_ratio'][i], '.1f'):>7} {_fmt(s['lam_t_grok'][i]):>10} {s['ln_alpha'][i]:>8.3f} "
-                     f"{_fmt(s['test_acc_at_fit'][i], '.3f'):>8} {s['train_acc_final'][i]:>11.3f} "
-                     f"{s['test_acc_final'][i]:>10.3f}")
+    for p in s.points:
+        lines.append(f"{p.alpha:>6.3g} {p.lam:>8.3g} {_fmt(p.t_fit):>8} {_fmt(p.t_grok):>8} "
+                     f"{_fmt(p.delay_ratio, '.1f'):>7} {_fmt(p.lam_t_grok):>10} {p.ln_alpha:>8.3f} "
+                     f"{_fmt(p.test_acc_at_fit, '.3f'):>8} {p.train_acc_final:>11.3f} {p.test_acc_final:>10.3f}")
     lines.append(f"(t_fit: train acc >= {FIT_LEVEL}; t_grok: test acc >= {GROK_LEVEL}; t = lr * steps; "
-                 f"chance = {s['chance_acc']:.3f})")
-    for lam, f in s["slopes"].items():
-        lines.append(f"  lambda={lam}: slope of lambda*t_grok vs ln alpha {f['slope']:.3f} "
-                     f"(95% CI [{f['low']:.3f}, {f['high']:.3f}], {f['points']} points)")
+                 f"chance = {s.chance_acc:.3f})")
+    lines += [delay_fit_line(f, "slope of lambda*t_grok vs ln alpha") for f in s.delay_slopes]
     return "\n".join(lines)
 
 
 MODULAR = Experiment(paper="grokking", name="modular",
                      description="modular addition, two-layer ReLU MLP: larger init scale delays grokking (Fig. 2)",
                      config_cls=ModularConfig, presets={"quick": QUICK, "paper": PAPER},
-                     run=run_modular, summarize=summarize_modular)
+                     run=run_modular, summarize=summarize_modular, summary=ModularSummary)
 
-__all__ = ["MODULAR", "ModularConfig", "batching_speedup", "init_direction", "initial_parameters", "mlp_logits",
-           "modular_split", "run_modular", "summarize_modular", "sweep_grid", "train_sweep"]
+__all__ = ["MODULAR", "ModularConfig", "ModularPoint", "ModularSummary", "batching_speedup", "init_direction",
+           "initial_parameters", "mlp_logits", "modular_split", "run_modular", "summarize_modular", "sweep_grid",
+           "train_sweep"]

@@ -14,10 +14,11 @@ from functools import lru_cache
 
 import numpy as np
 
-from sims.engine import Experiment, Result, validate
+from sims.engine import Experiment, Result, Summary, validate
 from sims.engine.cache import config_dict
-from sims.engine.curves import fit_loglog
 from theory import knapsack as K
+
+from .fits import PowerLawFit, power_law_fit
 
 
 @dataclass(frozen=True)
@@ -90,11 +91,14 @@ def group_frequencies(cfg: PhaseConfig) -> np.ndarray:
     return w / w.sum()
 
 
-def fit_slope(x, y) -> dict:
-    """Least-squares slope of log y on log x with its interval (`fit_loglog` over at least three points), as the
-    phase study stores it."""
-    f = fit_loglog(x, y, min_points=3)
-    return {"slope": f.slope, "low": f.slope_low, "high": f.slope_high, "r2": f.r2, "points": f.points}
+def fit_slope(x, y) -> PowerLawFit:
+    """The power law y ~ x^slope over at least three points, as the phase study fits its threshold laws."""
+    return power_law_fit(x, y, min_points=3)
+
+
+def threshold_frequency_capacity(cfg: PhaseConfig) -> float:
+    """M_f = 10^log10_m[1] / 3: the capacity at which the threshold frequency is studied over p."""
+    return 10 ** cfg.log10_m[1] / 3
 
 
 # ---- the model solved numerically (no closed form): the measured side of the consistency checks ---------------
@@ -207,47 +211,137 @@ def numeric_group_thresholds(cfg: PhaseConfig, M, web, target: float = 0.8) -> n
     return np.asarray(out)
 
 
+NumericSubsampling = tuple[float, float, float]  # (rho, stored fraction at rho, at rho = 1): numeric_subsampling
+
+
 @lru_cache(maxsize=8)
-def _solve_numeric(cfg: PhaseConfig, kind: str, full: bool) -> tuple[dict, dict]:
+def _solve_numeric(cfg: PhaseConfig, kind: str, full: bool) -> tuple[dict, NumericSubsampling | None]:
     web = web_loss(cfg, kind)
     M = np.logspace(*cfg.log10_m, cfg.n_m)
     r = np.logspace(*cfg.log10_r, cfg.n_r)
     arrays = {"phi_numeric": numeric_fraction(M[:, None], r[None, :], cfg.p, cfg.H_tot, web),
               "M0_numeric": numeric_critical_size(cfg, r, web),
               "r_thres_numeric": numeric_critical_ratio(cfg, M, web)}
-    scalars: dict = {}
-    if full:
-        arrays["M_full_numeric"] = numeric_critical_size(cfg, r, web, full=True)
-        ps = cfg.p * np.logspace(-cfg.p_decades / 2, cfg.p_decades / 2, 9)
-        arrays["r_thres_p_numeric"] = numeric_critical_ratio(cfg, 10 ** cfg.log10_m[1] / 3, web, ps)
-        arrays["f_thres_p_numeric"] = arrays["r_thres_p_numeric"] * ps
-        rho, best, at_one = numeric_subsampling(cfg, web)
-        scalars.update(rho_star_numeric=rho, stored_best_numeric=best, stored_all_numeric=at_one)
-        M_g = np.logspace(*cfg.log10_m, 61)[::GROUP_STRIDE]
-        arrays["M_groups_numeric"] = M_g
-        arrays["f_thres_groups_numeric"] = numeric_group_thresholds(cfg, M_g, web)
-    return arrays, scalars
+    if not full:
+        return arrays, None
+    arrays["M_full_numeric"] = numeric_critical_size(cfg, r, web, full=True)
+    ps = cfg.p * np.logspace(-cfg.p_decades / 2, cfg.p_decades / 2, 9)
+    arrays["r_thres_p_numeric"] = numeric_critical_ratio(cfg, threshold_frequency_capacity(cfg), web, ps)
+    arrays["f_thres_p_numeric"] = arrays["r_thres_p_numeric"] * ps
+    subsampling = numeric_subsampling(cfg, web)
+    M_g = np.logspace(*cfg.log10_m, 61)[::GROUP_STRIDE]
+    arrays["M_groups_numeric"] = M_g
+    arrays["f_thres_groups_numeric"] = numeric_group_thresholds(cfg, M_g, web)
+    return arrays, subsampling
 
 
-def solve_numeric(cfg: PhaseConfig, kind: str = "power", full: bool = True) -> tuple[dict, dict]:
+def solve_numeric(cfg: PhaseConfig, kind: str = "power",
+                  full: bool = True) -> tuple[dict, NumericSubsampling | None]:
     """The study's quantities from the numeric solvers alone (no closed form): the memorised fraction over the
     (M, r) grid, the critical size per r and ratio per M by bisection, and (full) the ramp's end per r, the
-    critical ratio over p at M = 10^log10_m[1] / 3, the best kept fraction, and the group thresholds. The model has
-    no randomness, so runs that differ only in their seed share one computation."""
-    arrays, scalars = _solve_numeric(replace(cfg, seed=0), kind, full)
-    return {k: v.copy() for k, v in arrays.items()}, dict(scalars)
+    critical ratio over p at M = 10^log10_m[1] / 3, the group thresholds and, beside the arrays, the best kept
+    fraction (`numeric_subsampling`; None unless full). The model has no randomness, so runs that differ only in
+    their seed share one computation."""
+    arrays, subsampling = _solve_numeric(replace(cfg, seed=0), kind, full)
+    return {k: v.copy() for k, v in arrays.items()}, subsampling
 
 
-def solve_phase(cfg: PhaseConfig, kind: str = "power") -> tuple[dict, dict]:
-    """All solver quantities for one web loss: arrays (grids, diagrams, curves) and scalars (fits, errors)."""
+# ---- the study: closed forms over the grids, beside the numeric solution ----------------------------------------
+@dataclass(frozen=True)
+class ThresholdSlopes(Summary):
+    """The threshold laws of one web loss, each a power-law fit over the study's grids (at least three points;
+    every number NaN when fewer qualify).
+
+    slope_M0_vs_r: the closed-form critical size M0 against the mixing ratio r, over r <= 0.01 (Eq. 4:
+    -1/(alpha+1) for the power-law web); slope_logit_rthres_vs_M: the critical odds r_thres/(1-r_thres) against
+    the capacity M over the whole M grid (Eq. 5: -(alpha+1)); slope_rthres_vs_M: r_thres itself against M, over
+    the capacities where r_thres <= 0.05; slope_group_fthres_vs_M: the power-law groups' threshold frequency
+    against M, over the capacities where it is neither the top nor the bottom group's (Sec. 5: -(alpha+1))."""
+
+    slope_M0_vs_r: PowerLawFit
+    slope_logit_rthres_vs_M: PowerLawFit
+    slope_rthres_vs_M: PowerLawFit
+    slope_group_fthres_vs_M: PowerLawFit
+
+
+@dataclass(frozen=True)
+class Subsampling(Summary):
+    """Keeping a random fraction rho of the facts (each kept fact rho^-1 times as frequent; Sec. 6), at capacity
+    rho_M and mixing ratio rho_r of the power-law web.
+
+    rho_star_theory: the best kept fraction rho* of our closed form (`K.optimal_rho`); rho_star_grid: the rho of
+    the n_rho grid where the closed form stores the most; rho_collapse_theory: the kept fraction above which
+    nothing is stored, (M/M0)^(alpha+1) (above 1 when keeping everything still stores something);
+    stored_gain: the closed form's stored amount at rho_star_grid over that at rho = 1 (inf when nothing is stored
+    at rho = 1); rho_star_numeric: the best kept fraction found by the numeric solver (`numeric_subsampling`: grid,
+    then golden-section search; 1 when no rho stores more than keeping everything); stored_best_numeric: the
+    fraction of all H_tot bits the numerically optimal learner stores at rho_star_numeric; stored_all_numeric:
+    the same at rho = 1."""
+
+    rho_star_theory: float
+    rho_star_grid: float
+    rho_collapse_theory: float
+    stored_gain: float
+    rho_star_numeric: float
+    stored_best_numeric: float
+    stored_all_numeric: float
+
+
+@dataclass(frozen=True)
+class PhaseSummary(Summary):
+    """The knapsack model solved (Sec. 4-6): the closed forms against the numeric solver, the threshold laws, the
+    threshold frequency's independence of p, and subsampling.
+
+    max_closed_vs_numeric: largest |m1 of the numeric optimiser (`K.optimal_m1_numeric`) - closed form| / H_tot
+    over the check sub-grid (n_check capacities x 7 ratios); M_f: the capacity (bits) of the threshold-frequency
+    study, 10^log10_m[1] / 3; f_thres_rel_spread: (max - min) / mean of the closed-form threshold frequency
+    r_thres p at M_f over the p grid (Eq. 6: ~0); r_thres_rel_spread: the same spread of the critical ratio
+    (large: r_thres itself depends on p); power_web: the threshold laws of the power-law web loss;
+    linear_web: the same fits for the linear web loss of the control (`web_loss(cfg, "linear")`);
+    predicted_slope: -(alpha+1), the exponent Eq. 5 and Sec. 5 predict; subsampling: the subsampling study."""
+
+    max_closed_vs_numeric: float
+    M_f: float
+    f_thres_rel_spread: float
+    r_thres_rel_spread: float
+    power_web: ThresholdSlopes
+    linear_web: ThresholdSlopes
+    predicted_slope: float
+    subsampling: Subsampling
+
+
+def solve_phase(cfg: PhaseConfig, kind: str = "power") -> dict[str, np.ndarray]:
+    """The closed forms for one web loss over the study's grids: the phase diagram phi over (M, r) and the total
+    loss, the critical size per r and ratio per M, the threshold frequency over p at M_f, the stored amount over
+    the kept fraction rho, and the power-law groups' threshold frequency."""
     web = web_loss(cfg, kind)
     M = np.logspace(*cfg.log10_m, cfg.n_m)
     r = np.logspace(*cfg.log10_r, cfg.n_r)
     phi = K.memorized_fraction(M[:, None], r[None, :], cfg.p, cfg.H_tot, web)
-    M0 = K.critical_model_size(r, cfg.p, web)
-    r_thres = K.critical_ratio(M, cfg.p, web)
 
-    # closed form against the numeric solver on a sub-grid
+    # threshold frequency at fixed M for p over `p_decades` decades (small-r regime)
+    ps = cfg.p * np.logspace(-cfg.p_decades / 2, cfg.p_decades / 2, 9)
+    M_f = threshold_frequency_capacity(cfg)
+    f_thres = np.array([float(K.threshold_frequency(M_f, pv, web)) for pv in ps])
+
+    # heterogeneous groups (Sec. 5)
+    H_g = np.full(cfg.groups, cfg.group_H)
+    M_g = np.logspace(*cfg.log10_m, 61)
+    rho = np.linspace(1.0 / cfg.n_rho, 1.0, cfg.n_rho)
+    return {"M": M, "r": r, "phi": phi, "M0": np.asarray(K.critical_model_size(r, cfg.p, web), float),
+            "r_thres": np.asarray(K.critical_ratio(M, cfg.p, web), float),
+            "total_loss": np.asarray(K.total_loss(M[:, None], r[None, :], cfg.p, cfg.H_tot, web), float),
+            "p_grid": ps, "f_thres_p": f_thres, "r_thres_p": f_thres / ps, "rho": rho,
+            "stored_rho": K.subsampled_memorized(cfg.rho_M, cfg.rho_r, cfg.p, cfg.H_tot, rho, web),
+            "M_groups": M_g,
+            "f_thres_groups": K.group_threshold_frequency(M_g, cfg.group_r, group_frequencies(cfg), H_g, web)}
+
+
+def closed_vs_numeric_error(cfg: PhaseConfig, a: dict[str, np.ndarray], kind: str = "power") -> float:
+    """Largest |m1 of the numeric optimiser - closed form| / H_tot over a sub-grid of n_check capacities and 7
+    ratios of the phase diagram `a` (from `solve_phase`)."""
+    web = web_loss(cfg, kind)
+    M, r, phi = a["M"], a["r"], a["phi"]
     idx_m = np.linspace(0, cfg.n_m - 1, min(cfg.n_check, cfg.n_m)).astype(int)
     idx_r = np.linspace(0, cfg.n_r - 1, 7).astype(int)
     err = 0.0
@@ -255,90 +349,87 @@ def solve_phase(cfg: PhaseConfig, kind: str = "power") -> tuple[dict, dict]:
         for j in idx_r:
             num = K.optimal_m1_numeric(M[i], r[j], cfg.p, cfg.H_tot, web)
             err = max(err, abs(num - phi[i, j] * cfg.H_tot) / cfg.H_tot)
+    return err
 
-    # threshold frequency at fixed M for p over `p_decades` decades (small-r regime)
-    ps = cfg.p * np.logspace(-cfg.p_decades / 2, cfg.p_decades / 2, 9)
-    M_f = 10 ** cfg.log10_m[1] / 3
-    f_thres = np.array([float(K.threshold_frequency(M_f, pv, web)) for pv in ps])
-    r_thres_p = f_thres / ps
 
-    # subsampling at (rho_M, rho_r)
-    rho = np.linspace(1.0 / cfg.n_rho, 1.0, cfg.n_rho)
-    stored = K.subsampled_memorized(cfg.rho_M, cfg.rho_r, cfg.p, cfg.H_tot, rho, web)
-
-    # heterogeneous groups (Sec. 5)
-    freqs = group_frequencies(cfg)
-    H_g = np.full(cfg.groups, cfg.group_H)
-    M_g = np.logspace(*cfg.log10_m, 61)
-    f_group = K.group_threshold_frequency(M_g, cfg.group_r, freqs, H_g, web)
-
-    arrays = {"M": M, "r": r, "phi": phi, "M0": np.asarray(M0, float), "r_thres": np.asarray(r_thres, float),
-              "total_loss": np.asarray(K.total_loss(M[:, None], r[None, :], cfg.p, cfg.H_tot, web), float),
-              "p_grid": ps, "f_thres_p": f_thres, "r_thres_p": r_thres_p, "rho": rho, "stored_rho": stored,
-              "M_groups": M_g, "f_thres_groups": f_group}
-    scalars = {"max_closed_vs_numeric": err, "M_f": M_f}
-    small = r <= 0.01
-    scalars["slope_M0_vs_r"] = fit_slope(r[small], M0[small])
-    logit = r_thres / (1 - r_thres)
-    scalars["slope_logit_rthres_vs_M"] = fit_slope(M, logit)
-    low = r_thres <= 0.05
-    scalars["slope_rthres_vs_M"] = fit_slope(M[low], r_thres[low])
-    scalars["f_thres_rel_spread"] = float((f_thres.max() - f_thres.min()) / f_thres.mean())
-    scalars["r_thres_rel_spread"] = float((r_thres_p.max() - r_thres_p.min()) / r_thres_p.mean())
+def threshold_slopes(cfg: PhaseConfig, a: dict[str, np.ndarray]) -> ThresholdSlopes:
+    """The threshold laws fitted to the closed forms `a` of one web loss (from `solve_phase`)."""
+    M, r, M0, r_thres = a["M"], a["r"], a["M0"], a["r_thres"]
+    small, low = r <= 0.01, r_thres <= 0.05
+    freqs, f_group = group_frequencies(cfg), a["f_thres_groups"]
     # interior: some but not all groups learned (f_thres neither the top nor the bottom group's frequency)
     ok = np.isfinite(f_group) & (f_group > cfg.group_r * freqs.min() * (1 + 1e-9)) \
         & (f_group < cfg.group_r * freqs.max() * (1 - 1e-9))
-    scalars["slope_group_fthres_vs_M"] = fit_slope(M_g[ok], f_group[ok])
-    scalars["rho_star_theory"] = K.optimal_rho(cfg.rho_M, cfg.rho_r, cfg.p, cfg.H_tot, web)
-    scalars["rho_star_grid"] = float(rho[int(np.argmax(stored))])
-    scalars["rho_collapse_theory"] = K.subsampling_collapse_rho(cfg.rho_M, cfg.rho_r, cfg.p, web)
-    scalars["stored_gain"] = float(stored.max() / stored[-1]) if stored[-1] > 0 else float("inf")
-    return arrays, scalars
+    return ThresholdSlopes(slope_M0_vs_r=fit_slope(r[small], M0[small]),
+                           slope_logit_rthres_vs_M=fit_slope(M, r_thres / (1 - r_thres)),
+                           slope_rthres_vs_M=fit_slope(M[low], r_thres[low]),
+                           slope_group_fthres_vs_M=fit_slope(a["M_groups"][ok], f_group[ok]))
+
+
+def relative_spread(x: np.ndarray) -> float:
+    """(max - min) / mean of x."""
+    return float((x.max() - x.min()) / x.mean())
+
+
+def subsampling_summary(cfg: PhaseConfig, a: dict[str, np.ndarray], numeric: NumericSubsampling) -> Subsampling:
+    """The subsampling study: the closed form's optimum and collapse, its stored amount over the rho grid of `a`
+    (from `solve_phase`), and the numeric solver's optimum `numeric` (from `solve_numeric`)."""
+    web = web_loss(cfg)
+    rho, stored = a["rho"], a["stored_rho"]
+    rho_num, best_num, all_num = numeric
+    return Subsampling(
+        rho_star_theory=K.optimal_rho(cfg.rho_M, cfg.rho_r, cfg.p, cfg.H_tot, web),
+        rho_star_grid=float(rho[int(np.argmax(stored))]),
+        rho_collapse_theory=K.subsampling_collapse_rho(cfg.rho_M, cfg.rho_r, cfg.p, web),
+        stored_gain=float(stored.max() / stored[-1]) if stored[-1] > 0 else float("inf"),
+        rho_star_numeric=rho_num, stored_best_numeric=best_num, stored_all_numeric=all_num)
 
 
 def run_phase(cfg: PhaseConfig) -> Result:
-    arrays, scalars = solve_phase(cfg, "power")
-    lin_arrays, lin_scalars = solve_phase(cfg, "linear")
-    num_arrays, num_scalars = solve_numeric(cfg, "power")
-    arrays.update(num_arrays)
-    scalars.update(num_scalars)
+    arrays = solve_phase(cfg, "power")
+    lin = solve_phase(cfg, "linear")
+    num_arrays, numeric = solve_numeric(cfg, "power")
     lin_num, _ = solve_numeric(cfg, "linear", full=False)
+    summary = PhaseSummary(max_closed_vs_numeric=closed_vs_numeric_error(cfg, arrays),
+                           M_f=threshold_frequency_capacity(cfg),
+                           f_thres_rel_spread=relative_spread(arrays["f_thres_p"]),
+                           r_thres_rel_spread=relative_spread(arrays["r_thres_p"]),
+                           power_web=threshold_slopes(cfg, arrays), linear_web=threshold_slopes(cfg, lin),
+                           predicted_slope=-(cfg.alpha + 1), subsampling=subsampling_summary(cfg, arrays, numeric))
+    arrays.update(num_arrays)
     arrays.update({f"{k}_linear_web": v for k, v in lin_num.items()})
-    arrays["phi_linear_web"] = lin_arrays["phi"]
-    arrays["r_thres_linear_web"] = lin_arrays["r_thres"]
-    scalars["linear_web"] = {k: v for k, v in lin_scalars.items() if k.startswith("slope")}
-    scalars["predicted_slope"] = -(cfg.alpha + 1)
-    scalars["paper"] = {k: v for k, v in K.PAPER.items()}
-    return Result("knapsack.phase", config_dict(cfg), scalars, arrays)
+    arrays["phi_linear_web"] = lin["phi"]
+    arrays["r_thres_linear_web"] = lin["r_thres"]
+    return Result("knapsack.phase", config_dict(cfg), summary, arrays)
 
 
 def summarize_phase(res: Result) -> str:
-    s, c = res.scalars, res.config
-    a = c["alpha"]
-    lines = [f"Knapsack model, power-law web loss F2 = {c['A']} M^-{a}, p = {c['p']}, H_tot = {c['H_tot']} bits",
-             f"closed form vs numeric solver: max |phi difference| = {s['max_closed_vs_numeric']:.2e}; direct "
-             f"search over the whole grid: {float(np.max(np.abs(res.arrays['phi_numeric'] - res.arrays['phi']))):.2e}"
+    s, c, a = res.summary, res.config, res.arrays
+    alpha, laws, sub = c["alpha"], s.power_web, s.subsampling
+    lines = [f"Knapsack model, power-law web loss F2 = {c['A']} M^-{alpha}, p = {c['p']}, H_tot = {c['H_tot']} bits",
+             f"closed form vs numeric solver: max |phi difference| = {s.max_closed_vs_numeric:.2e}; direct "
+             f"search over the whole grid: {float(np.max(np.abs(a['phi_numeric'] - a['phi']))):.2e}"
              f"; critical sizes by bisection within "
-             f"{float(np.max(np.abs(res.arrays['M0_numeric'] / res.arrays['M0'] - 1))):.1e} (relative)",
-             f"critical size M0 vs r (r <= 0.01): slope {s['slope_M0_vs_r']['slope']:.4f} "
-             f"(theory -1/(alpha+1) = {-1 / (a + 1):.4f})",
-             f"critical ratio logit(r_thres) vs M: slope {s['slope_logit_rthres_vs_M']['slope']:.4f} "
-             f"(theory -(alpha+1) = {-(a + 1):.4f}); log r_thres vs log M: {s['slope_rthres_vs_M']['slope']:.4f}",
-             f"threshold frequency over {c['p_decades']} decades of p: relative spread {s['f_thres_rel_spread']:.2e} "
-             f"(r_thres spread {s['r_thres_rel_spread']:.2f})",
+             f"{float(np.max(np.abs(a['M0_numeric'] / a['M0'] - 1))):.1e} (relative)",
+             f"critical size M0 vs r (r <= 0.01): slope {laws.slope_M0_vs_r.slope:.4f} "
+             f"(theory -1/(alpha+1) = {-1 / (alpha + 1):.4f})",
+             f"critical ratio logit(r_thres) vs M: slope {laws.slope_logit_rthres_vs_M.slope:.4f} "
+             f"(theory -(alpha+1) = {-(alpha + 1):.4f}); log r_thres vs log M: {laws.slope_rthres_vs_M.slope:.4f}",
+             f"threshold frequency over {c['p_decades']} decades of p: relative spread {s.f_thres_rel_spread:.2e} "
+             f"(r_thres spread {s.r_thres_rel_spread:.2f})",
              f"frequency groups ({c['groups']} groups ∝ g^-{c['group_zipf']}, r = {c['group_r']}): "
-             f"slope of f_thres vs M {s['slope_group_fthres_vs_M']['slope']:.4f} "
+             f"slope of f_thres vs M {laws.slope_group_fthres_vs_M.slope:.4f} "
              f"(paper: measured {K.PAPER['fthres_slope_measured']}, predicted {K.PAPER['fthres_slope_predicted']})",
-             f"subsampling at M = {c['rho_M']}, r = {c['rho_r']}: best rho {s['rho_star_grid']:.4f} "
-             f"(theory {s['rho_star_theory']:.4f}), collapse at rho = {s['rho_collapse_theory']:.4f}, "
-             f"stored fraction {float(np.max(res.arrays['stored_rho'])):.3f} at the best rho vs "
-             f"{float(res.arrays['stored_rho'][-1]):.3f} keeping everything",
+             f"subsampling at M = {c['rho_M']}, r = {c['rho_r']}: best rho {sub.rho_star_grid:.4f} "
+             f"(theory {sub.rho_star_theory:.4f}), collapse at rho = {sub.rho_collapse_theory:.4f}, "
+             f"stored fraction {float(np.max(a['stored_rho'])):.3f} at the best rho vs "
+             f"{float(a['stored_rho'][-1]):.3f} keeping everything",
              "control, linear web loss: slope of logit(r_thres) vs M "
-             f"{s['linear_web']['slope_logit_rthres_vs_M']['slope']:.3g}"]
+             f"{s.linear_web.slope_logit_rthres_vs_M.slope:.3g}"]
     return "\n".join(lines)
 
 
 PHASE = Experiment(paper="knapsack", name="phase",
                    description="the knapsack model solved: phase diagram, threshold laws, subsampling, groups",
                    config_cls=PhaseConfig, presets={"quick": QUICK, "paper": PAPER},
-                   run=run_phase, summarize=summarize_phase)
+                   run=run_phase, summarize=summarize_phase, summary=PhaseSummary)

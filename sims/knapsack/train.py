@@ -14,9 +14,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from sims.engine import Experiment, Result, cache, map_runs, validate
+from sims.engine import Experiment, Result, Summary, cache, map_runs, validate
 from sims.engine.cache import config_dict
-from sims.engine.curves import fit_loglog
 from sims.engine.divergence import check_finite
 from sims.engine.nets import CausalTransformer, n_params
 from sims.engine.progress import bar as progress_bar
@@ -24,6 +23,7 @@ from sims.engine.seeding import rng
 from sims.engine.torch_layer import resolve_device, seeded, single_thread
 
 from .data import BIO, World, eval_bio, eval_web, make_world, mixed_batch
+from .fits import PowerLawFit, power_law_fit
 
 
 def build_model(world: World, d_model: int, n_layers: int, n_heads: int, seed: int, tag: str):
@@ -308,13 +308,21 @@ def knapsack_ratio_from_web_loss(f2, key_probs, n_values: int, n_people: int, fa
     return np.asarray(out)
 
 
-def _loglog_fit(x, y) -> dict:
-    """`fit_loglog` of y on x, as the training sweep stores it."""
-    f = fit_loglog(x, y)
-    return {"slope": f.slope, "low": f.slope_low, "high": f.slope_high, "intercept": f.intercept, "points": f.points}
-
-
 POINT = "knapsack.train_point"
+
+
+@dataclass(frozen=True)
+class TrainPointSummary(Summary):
+    """One trained model of a sweep (one size, one mixing ratio), measured after training.
+
+    memorized: the fraction of biography facts recalled exactly (the greedy next token right at every value
+    position), averaged over people x attributes x eval_renders renders; raw, not chance-corrected;
+    web_loss: the web's cross-entropy (nats per key), each key weighted exactly by its frequency;
+    n_params: trainable parameters of the model, embeddings included."""
+
+    memorized: float
+    web_loss: float
+    n_params: int
 
 
 def _point_config(cfg: "TrainConfig", d: int, ratio: float) -> "TrainConfig":
@@ -337,9 +345,8 @@ def _run_point(point: "TrainConfig") -> Result:
     out = train_one(world_of(point), ratio, d, point.n_layers, point.n_heads, point.steps, point.batch, point.lr,
                     point.warmup, point.seed, resolve_device(point.device), _tag(d, ratio), point.eval_renders,
                     None, point.weight_decay, point.silent_web)
-    return Result(POINT, config_dict(point),
-                  {"memorized": out["memorized"], "web_loss": out["web_loss"], "n_params": out["n_params"]},
-                  {"web_key_loss": out["web_key_loss"]})
+    summary = TrainPointSummary(memorized=out["memorized"], web_loss=out["web_loss"], n_params=out["n_params"])
+    return Result(POINT, config_dict(point), summary, {"web_key_loss": out["web_key_loss"]})
 
 
 def _sweep_points(cfg: "TrainConfig") -> list[tuple[int, int | None, "TrainConfig"]]:
@@ -366,7 +373,53 @@ def _run_points(cfg: "TrainConfig", configs: list["TrainConfig"]) -> list[Result
         if active is None:
             return map_runs(_run_point, [(c,) for c in configs], cfg.workers, done)
         root, refresh = active
-        return cache.sweep(POINT, configs, _run_point, root, refresh, cfg.workers, done)
+        return cache.sweep(POINT, configs, _run_point, root, refresh, cfg.workers, done,
+                           summary=TrainPointSummary)
+
+
+@dataclass(frozen=True)
+class ModelSize(Summary):
+    """One model size of the sweep, over its mixing ratios.
+
+    d_model: the model's width (one of the config's sizes); n_nonembedding: N, the parameters of its Transformer
+    blocks (attention, MLP, LayerNorms), the model size of the size laws; n_params: all its trainable
+    parameters, embeddings included; r_thres: its critical mixing ratio, where the chance-corrected memorised
+    fraction first reaches the threshold (interpolated in ln r; NaN when it never does on the grid, the lowest
+    ratio when it already does there); r_thres_knapsack: the critical ratio the knapsack argument predicts from
+    web_loss_f2 alone (`knapsack_ratio_from_web_loss`); web_loss_r0: the web loss (nats) of its web-only run when
+    the sweep has one, else of its run at the lowest ratio; web_loss_f2: F2, its median web loss (nats) over
+    the runs with ratio <= web_ratio_max (the lowest ratio always, and the web-only run when there is one)."""
+
+    d_model: int
+    n_nonembedding: float
+    n_params: int
+    r_thres: float
+    r_thres_knapsack: float
+    web_loss_r0: float
+    web_loss_f2: float
+
+
+@dataclass(frozen=True)
+class TrainSummary(Summary):
+    """The training sweep (Sec. 3): every size's critical ratio and web loss, and the two size laws over N.
+
+    sizes: one ModelSize per d_model, in the config's order (the rows of the arrays); web_fit: the power law of
+    web_loss_f2 against n_nonembedding (F2 ~ N^-alpha; NaN with fewer than two sizes); alpha_web: alpha =
+    -web_fit.slope; slope_odds: the power law of the critical odds r_thres/(1-r_thres) against n_nonembedding,
+    over the sizes with 0 < r_thres < 1 (Eq. 5: slope -(alpha+1)); predicted_slope: -(alpha_web + 1);
+    bits_per_person: the bits of one person's attributes; sequences: training sequences per run (steps x batch);
+    exposures_per_person: per mixing ratio, the times each person's biography is seen in training (r x
+    sequences / n_people); train_wall_s: wall time of the whole sweep (s), cached points included."""
+
+    sizes: tuple[ModelSize, ...]
+    web_fit: PowerLawFit
+    alpha_web: float
+    slope_odds: PowerLawFit
+    predicted_slope: float
+    bits_per_person: float
+    sequences: int
+    exposures_per_person: list[float]
+    train_wall_s: float
 
 
 def run_train(cfg: TrainConfig) -> Result:
@@ -383,38 +436,38 @@ def run_train(cfg: TrainConfig) -> Result:
     total = np.zeros(S, dtype=np.int64)
     points = _sweep_points(cfg)
     for (i, j, _), got in zip(points, _run_points(cfg, [p for *_, p in points])):
-        sc, arr = got.scalars, got.arrays
+        point, arr = got.summary, got.arrays
         if j is None:                                   # the size's web-only run
-            web0[i], key_loss0[i] = sc["web_loss"], arr["web_key_loss"]
+            web0[i], key_loss0[i] = point.web_loss, arr["web_key_loss"]
             continue
-        mem_raw[i, j], web[i, j], total[i] = sc["memorized"], sc["web_loss"], sc["n_params"]
+        mem_raw[i, j], web[i, j], total[i] = point.memorized, point.web_loss, point.n_params
         if j == 0 and not cfg.web_only:
-            web0[i], key_loss0[i] = sc["web_loss"], arr["web_key_loss"]
+            web0[i], key_loss0[i] = point.web_loss, arr["web_key_loss"]
     mem = chance_corrected(mem_raw, world.chance)
     N = np.array([non_embedding_params(d, cfg.n_layers) for d in cfg.sizes], dtype=float)
     r_thres = np.array([critical_ratio_from_curve(cfg.ratios, mem[i], cfg.threshold) for i in range(S)])
     f2 = f2_estimate(cfg.ratios, web, web0 if cfg.web_only else None, cfg.web_ratio_max)
     r_knap = knapsack_ratio_from_web_loss(f2, world.key_probs, cfg.n_values, cfg.n_people, cfg.facts_per_web)
-    web_fit = _loglog_fit(N, f2)
-    alpha = -web_fit["slope"]
+    web_fit = power_law_fit(N, f2)
+    alpha = -web_fit.slope
     # Eq. 5 is a law for the odds r/(1-r) (the solver's critical_ratio_law fits the same), not for r: at the
     # smallest size r_thres ~0.2 and ln r and ln r/(1-r) differ by ~0.2 there
     with np.errstate(divide="ignore"):          # r_thres = 1 (a sweep at r = 1 only): infinite odds, not fitted
         odds = r_thres / (1.0 - r_thres)
-    scalars = {
-        "n_nonembedding": N.tolist(), "n_params": total.tolist(), "r_thres": r_thres.tolist(),
-        "web_loss_r0": web0.tolist(), "web_loss_f2": f2.tolist(), "web_fit": web_fit, "alpha_web": alpha,
-        "r_thres_knapsack": r_knap.tolist(),
-        "slope_odds": _loglog_fit(N, odds), "predicted_slope": -(alpha + 1),
-        "bits_per_person": world.bits_per_person, "sequences": cfg.steps * cfg.batch,
-        "train_wall_s": time.perf_counter() - start,
-        "exposures_per_person": [r * cfg.steps * cfg.batch / cfg.n_people for r in cfg.ratios],
-    }
+    sizes = tuple(ModelSize(d_model=int(d), n_nonembedding=float(N[i]), n_params=int(total[i]),
+                            r_thres=float(r_thres[i]), r_thres_knapsack=float(r_knap[i]),
+                            web_loss_r0=float(web0[i]), web_loss_f2=float(f2[i]))
+                  for i, d in enumerate(cfg.sizes))
+    summary = TrainSummary(sizes=sizes, web_fit=web_fit, alpha_web=alpha, slope_odds=power_law_fit(N, odds),
+                           predicted_slope=-(alpha + 1), bits_per_person=world.bits_per_person,
+                           sequences=cfg.steps * cfg.batch,
+                           exposures_per_person=[r * cfg.steps * cfg.batch / cfg.n_people for r in cfg.ratios],
+                           train_wall_s=time.perf_counter() - start)
     arrays = {"memorized": mem, "memorized_raw": mem_raw, "web_loss": web, "web_loss_r0": web0,
               "web_loss_f2": f2, "r_thres_knapsack": r_knap, "web_key_loss_r0": key_loss0,
               "key_probs": world.key_probs, "ratios": np.asarray(cfg.ratios),
               "n_nonembedding": N, "r_thres": r_thres}
-    return Result("knapsack.train", config_dict(cfg), scalars, arrays)
+    return Result("knapsack.train", config_dict(cfg), summary, arrays)
 
 
 def _f(x: float, spec: str = ".3g") -> str:
@@ -422,30 +475,30 @@ def _f(x: float, spec: str = ".3g") -> str:
 
 
 def summarize_train(res: Result) -> str:
-    s, a, c = res.scalars, res.arrays, res.config
+    s, a, c = res.summary, res.arrays, res.config
     lines = [f"Transformers on biographies ({c['n_people']} people x {c['n_attrs']} attributes, "
-             f"{s['bits_per_person']:.0f} bits each) mixed with a Zipf({c['zipf']}) web stream; "
-             f"{s['sequences']} sequences per run, seed {c['seed']}",
+             f"{s.bits_per_person:.0f} bits each) mixed with a Zipf({c['zipf']}) web stream; "
+             f"{s.sequences} sequences per run, seed {c['seed']}",
              "memorised fraction (chance-corrected) by mixing ratio r:",
              "  " + f"{'d_model':>8} {'N':>7} " + " ".join(f"{r:>7g}" for r in c["ratios"])
              + f" {'r_thres':>8} {'F2':>7} {'r_knap':>8}"]
-    for i, d in enumerate(c["sizes"]):
-        lines.append("  " + f"{d:>8} {int(a['n_nonembedding'][i]):>7} "
-                     + " ".join(f"{m:>7.3f}" for m in a["memorized"][i])
-                     + f" {_f(a['r_thres'][i]):>8} {a['web_loss_f2'][i]:>7.4f} {_f(a['r_thres_knapsack'][i]):>8}")
-    sl = s["slope_odds"]
+    for size, memorized in zip(s.sizes, a["memorized"]):
+        lines.append("  " + f"{size.d_model:>8} {int(size.n_nonembedding):>7} "
+                     + " ".join(f"{m:>7.3f}" for m in memorized)
+                     + f" {_f(size.r_thres):>8} {size.web_loss_f2:>7.4f} {_f(size.r_thres_knapsack):>8}")
+    sl = s.slope_odds
     lines += [f"r_thres: ratio where the memorised fraction crosses {c['threshold']}; F2: web loss (nats, median "
               f"over runs with r <= {c['web_ratio_max']}); r_knap: the knapsack threshold predicted from F2 alone",
-              f"web loss F2 ~ N^-alpha: alpha = {_f(s['alpha_web'], '.3f')} "
-              f"(CI [{_f(-s['web_fit']['high'], '.3f')}, {_f(-s['web_fit']['low'], '.3f')}])",
-              f"critical odds r_thres/(1-r_thres) ~ N^slope: slope = {_f(sl['slope'], '.3f')} "
-              f"(CI [{_f(sl['low'], '.3f')}, {_f(sl['high'], '.3f')}]); knapsack prediction -(alpha+1) = "
-              f"{_f(s['predicted_slope'], '.3f')}",
-              f"training wall time {s['train_wall_s']:.0f} s"]
+              f"web loss F2 ~ N^-alpha: alpha = {_f(s.alpha_web, '.3f')} "
+              f"(CI [{_f(-s.web_fit.high, '.3f')}, {_f(-s.web_fit.low, '.3f')}])",
+              f"critical odds r_thres/(1-r_thres) ~ N^slope: slope = {_f(sl.slope, '.3f')} "
+              f"(CI [{_f(sl.low, '.3f')}, {_f(sl.high, '.3f')}]); knapsack prediction -(alpha+1) = "
+              f"{_f(s.predicted_slope, '.3f')}",
+              f"training wall time {s.train_wall_s:.0f} s"]
     return "\n".join(lines)
 
 
 TRAIN = Experiment(paper="knapsack", name="train",
                    description="small Transformers on biographies + power-law web: memorisation vs mixing ratio",
                    config_cls=TrainConfig, presets={"quick": QUICK, "paper": PAPER},
-                   run=run_train, summarize=summarize_train)
+                   run=run_train, summarize=summarize_train, summary=TrainSummary)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-import sys
 import tempfile
 from pathlib import Path
 
@@ -96,14 +95,9 @@ def run_distributed(half_dim: int, sigma: float, theta0: np.ndarray, eta: float,
 
 
 def main(argv=None) -> int:
-    """torchrun entry point: every rank runs one worker of Local SGD on the toy; rank 0 prints the result."""
-    import torch.distributed as dist
-
-    from sims.engine.errors import ConfigError
-    from sims.engine.seeding import rng
-    from sims.engine.toys import BilinearRegression
-
-    from .toy import ToyConfig
+    """torchrun entry point: every rank runs one worker of Local SGD on the toy; rank 0 prints the result.
+    Exit codes as every command's (`sims.engine.cli.guarded`): 2 for a bad argument, 130 on Ctrl-C."""
+    from sims.engine.cli import guarded
 
     p = argparse.ArgumentParser(prog="torchrun --nproc-per-node K -m sims.local_sgd.distributed")
     p.add_argument("--half-dim", type=int, default=2)
@@ -116,17 +110,27 @@ def main(argv=None) -> int:
     p.add_argument("--paths", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
-    try:  # the same one-sentence checks as the toy experiment's config (K is the world size, known later)
-        ToyConfig(half_dim=a.half_dim, sigma=a.sigma, lam0=a.lam0, eta=a.eta, H=a.H, local_batch=a.local_batch,
-                  steps=a.steps, n_paths=a.paths, seed=a.seed, lam_threshold=(a.lam0 + 2.0) / 2).validate()
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return guarded(lambda: _run(a))
+
+
+def _run(a: argparse.Namespace) -> int:
+    import torch.distributed as dist
+
+    from sims.engine import validate
+    from sims.engine.errors import ConfigError
+    from sims.engine.seeding import rng
+    from sims.engine.toys import BilinearRegression
+
+    from .toy import ToyConfig
+
+    # the same one-sentence checks as the toy experiment's config (K is the world size, known later)
+    validate.seed("seed", a.seed)
+    ToyConfig(half_dim=a.half_dim, sigma=a.sigma, lam0=a.lam0, eta=a.eta, H=a.H, local_batch=a.local_batch,
+              steps=a.steps, n_paths=a.paths, seed=a.seed, lam_threshold=(a.lam0 + 2.0) / 2).validate()
     missing = [v for v in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if v not in os.environ]
     if missing:
-        print(f"error: this command runs one worker per process under torchrun ({', '.join(missing)} not set); "
-              "start it as: torchrun --nproc-per-node K -m sims.local_sgd.distributed", file=sys.stderr)
-        return 2
+        raise ConfigError(f"this command runs one worker per process under torchrun ({', '.join(missing)} not "
+                          "set); start it as: torchrun --nproc-per-node K -m sims.local_sgd.distributed")
     dist.init_process_group("gloo")
     try:
         rank, world = dist.get_rank(), dist.get_world_size()

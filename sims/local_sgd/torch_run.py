@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sims.engine import Experiment, Result, validate
+from sims.engine import Experiment, Result, Summary, validate
 from sims.engine.cache import config_dict
 from sims.engine.divergence import check_finite
 from sims.engine.progress import bar
@@ -189,6 +189,48 @@ def train(params, X, y, Xte, yte, cfg: TorchConfig, K: int, H: int, b: int, step
     return {k: np.asarray(v) for k, v in curves.items()}
 
 
+@dataclass(frozen=True)
+class TorchTrack(Summary):
+    """One optimiser (SGD, or Local SGD) at the end of the comparison, one entry per inner seed (the config's
+    n_seeds, in order), measured on the workers' average.
+
+    trace: tr of the Gauss-Newton part of the Hessian on the training set (the label-noise regulariser);
+    test_acc: accuracy of sign(f) on the test set; train_loss: clean training loss 1/2 (f - y)^2, mean over the
+    training set."""
+
+    trace: tuple[float, ...]
+    test_acc: tuple[float, ...]
+    train_loss: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class TorchSummary(Summary):
+    """Local SGD against SGD on the MLP from a common pre-trained start (paper Sec. 2, Fig. 1 / Sec. 4).
+
+    batch: total batch B = K * B_loc of both; alpha: eta * H; slow_time: eta^2 * steps of the comparison;
+    trace_start: Gauss-Newton trace at the common start, mean over the seeds; test_acc_start: test accuracy at
+    the start, mean over the seeds; sgd: SGD at the end; local: Local SGD at the end;
+    trace_ratio: per seed, Local SGD's final trace over SGD's;
+    trace_gain: per seed, (SGD's final trace - Local SGD's) / the seed's trace at the start (> 0: Local SGD
+    flatter)."""
+
+    batch: int
+    alpha: float
+    slow_time: float
+    trace_start: float
+    test_acc_start: float
+    sgd: TorchTrack
+    local: TorchTrack
+    trace_ratio: tuple[float, ...]
+    trace_gain: tuple[float, ...]
+
+
+def _end_of(curves: dict) -> TorchTrack:
+    """The last evaluation of one optimiser's curves (`train`), per seed."""
+    return TorchTrack(trace=tuple(curves["trace"][-1].tolist()), test_acc=tuple(curves["test_acc"][-1].tolist()),
+                      train_loss=tuple(curves["train_loss"][-1].tolist()))
+
+
 def run_torch(cfg: TorchConfig) -> Result:
     import torch
 
@@ -216,36 +258,32 @@ def run_torch(cfg: TorchConfig) -> Result:
     for k in ("train_loss", "trace", "test_acc", "test_loss"):
         arrays[f"{k}_sgd"] = sgd[k]
         arrays[f"{k}_local"] = loc[k]
-    scalars = {
-        "batch": B, "alpha": cfg.eta * cfg.H, "slow_time": cfg.steps * cfg.eta ** 2,
-        "trace_start": float(sgd["trace"][0].mean()),
-        "trace_sgd": sgd["trace"][-1].tolist(), "trace_local": loc["trace"][-1].tolist(),
-        "trace_ratio": (loc["trace"][-1] / sgd["trace"][-1]).tolist(),
-        "trace_gain": ((sgd["trace"][-1] - loc["trace"][-1]) / sgd["trace"][0]).tolist(),
-        "test_acc_start": float(sgd["test_acc"][0].mean()),
-        "test_acc_sgd": sgd["test_acc"][-1].tolist(), "test_acc_local": loc["test_acc"][-1].tolist(),
-        "train_loss_sgd": sgd["train_loss"][-1].tolist(), "train_loss_local": loc["train_loss"][-1].tolist(),
-    }
-    return Result("local_sgd.torch", config_dict(cfg), scalars, arrays)
+    summary = TorchSummary(
+        batch=B, alpha=cfg.eta * cfg.H, slow_time=cfg.steps * cfg.eta ** 2,
+        trace_start=float(sgd["trace"][0].mean()), test_acc_start=float(sgd["test_acc"][0].mean()),
+        sgd=_end_of(sgd), local=_end_of(loc),
+        trace_ratio=tuple((loc["trace"][-1] / sgd["trace"][-1]).tolist()),
+        trace_gain=tuple(((sgd["trace"][-1] - loc["trace"][-1]) / sgd["trace"][0]).tolist()))
+    return Result("local_sgd.torch", config_dict(cfg), summary, arrays)
 
 
 def summarize_torch(res: Result) -> str:
-    s, c = res.scalars, res.config
+    s, c = res.summary, res.config
     m = np.mean
     return "\n".join([
         f"Two-layer tanh MLP (width {c['width']}) on sign(x1 + x2), d={c['d']}, n={c['n_train']}, label noise "
-        f"{c['sigma']}; eta={c['eta']}, K={c['K']}, H={c['H']} (alpha={s['alpha']:.3g}), B_loc={c['local_batch']} "
-        f"(B={s['batch']}), {c['steps']} steps (eta^2 * steps = {s['slow_time']:.3g}), {c['n_seeds']} seeds",
-        f"tr Hessian (Gauss-Newton): start {s['trace_start']:.3f} -> SGD {m(s['trace_sgd']):.3f}, Local SGD {m(s['trace_local']):.3f}"
-        f" (Local/SGD per seed: {', '.join(f'{v:.3f}' for v in s['trace_ratio'])}; gain (SGD - Local)/start: "
-        f"{', '.join(f'{v:.3f}' for v in s['trace_gain'])})",
-        f"test accuracy: start {s['test_acc_start']:.3f} -> SGD {m(s['test_acc_sgd']):.3f}, "
-        f"Local SGD {m(s['test_acc_local']):.3f}",
-        f"clean train loss: SGD {m(s['train_loss_sgd']):.2e}, Local SGD {m(s['train_loss_local']):.2e}"])
+        f"{c['sigma']}; eta={c['eta']}, K={c['K']}, H={c['H']} (alpha={s.alpha:.3g}), B_loc={c['local_batch']} "
+        f"(B={s.batch}), {c['steps']} steps (eta^2 * steps = {s.slow_time:.3g}), {c['n_seeds']} seeds",
+        f"tr Hessian (Gauss-Newton): start {s.trace_start:.3f} -> SGD {m(s.sgd.trace):.3f}, Local SGD "
+        f"{m(s.local.trace):.3f} (Local/SGD per seed: {', '.join(f'{v:.3f}' for v in s.trace_ratio)}; gain "
+        f"(SGD - Local)/start: {', '.join(f'{v:.3f}' for v in s.trace_gain)})",
+        f"test accuracy: start {s.test_acc_start:.3f} -> SGD {m(s.sgd.test_acc):.3f}, "
+        f"Local SGD {m(s.local.test_acc):.3f}",
+        f"clean train loss: SGD {m(s.sgd.train_loss):.2e}, Local SGD {m(s.local.train_loss):.2e}"])
 
 
 TORCH = Experiment(paper="local_sgd", name="torch",
                    description="small MLP, label noise: Local SGD vs SGD at small lr and long training (sharpness, "
                                "test accuracy)",
                    config_cls=TorchConfig, presets={"quick": QUICK, "paper": PAPER}, run=run_torch,
-                   summarize=summarize_torch)
+                   summarize=summarize_torch, summary=TorchSummary)

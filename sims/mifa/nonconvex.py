@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sims.engine import Experiment, Result, rng, validate
+from sims.engine import Experiment, Result, Summary, rng, validate
 from sims.engine.cache import config_dict
 from sims.engine.curves import fit_line
 from theory import mifa as theory
@@ -71,6 +71,44 @@ PAPER = NonconvexConfig(n_devices=100, dim=10, horizons=(500, 1000, 2000, 4000, 
 """Seed 0, MIFA only (CPU): slope -0.48 with eta0 = 5 (165 s) against -0.44 with eta0 = 40 (117 s)."""
 
 
+@dataclass(frozen=True)
+class GradientRate(Summary):
+    """One algorithm's average squared gradient norm against the horizon T (eta = eta0/sqrt(T) per horizon).
+
+    avg_grad_sq: (1/T) sum_{t<T} ||grad f(w_t)||^2, mean over the replicas, one value per horizon (in the
+    order of the summary's horizons);
+    final_grad_sq: ||grad f(w_T)||^2 after the last round of the longest horizon, mean over the replicas;
+    slope: the log-log slope of avg_grad_sq against T (theory: -1/2; about 0 for a rule that stalls);
+    slope_low: lower end of its 95% interval; slope_high: upper end."""
+
+    avg_grad_sq: tuple[float, ...]
+    final_grad_sq: float
+    slope: float
+    slope_low: float
+    slope_high: float
+
+
+@dataclass(frozen=True)
+class NonconvexSummary(Summary):
+    """The `nonconvex` experiment: the gradient-norm rate of each algorithm.
+
+    horizons: the horizons T, as in the config;
+    algorithms: one GradientRate per algorithm, keyed by the config's algorithm names."""
+
+    horizons: tuple[int, ...]
+    algorithms: dict[str, GradientRate]
+
+
+def _gradient_rate(g2: np.ndarray, horizons: np.ndarray) -> tuple[GradientRate, np.ndarray]:
+    """The rate of g2[t, horizon, replica] = ||grad f(w_t)||^2, and the per-replica averages avg[H, R]."""
+    avg = np.array([g2[:h, i].mean(0) for i, h in enumerate(horizons)])      # [H, R]
+    mean_avg = avg.mean(1)
+    fit = fit_line(np.log(horizons), np.log(mean_avg))
+    rate = GradientRate(avg_grad_sq=tuple(mean_avg.tolist()), final_grad_sq=g2[-1, -1].mean().item(),
+                        slope=fit.slope, slope_low=fit.slope_low, slope_high=fit.slope_high)
+    return rate, avg
+
+
 def run_nonconvex(cfg: NonconvexConfig) -> Result:
     labels = np.arange(cfg.n_devices) % 10
     prob = make_cauchy(cfg.n_devices, cfg.dim, labels, cfg.offset, rng(cfg.seed, "problem"))
@@ -80,7 +118,7 @@ def run_nonconvex(cfg: NonconvexConfig) -> Result:
     act, p = availability.make("label", labels, cfg.p_min, 20, t_max, nb, rng(cfg.seed, "avail"))
     eta = np.repeat([theory.nonconvex_stepsize(int(h), cfg.eta0) for h in horizons], cfg.replicas)
     ev = np.arange(t_max)
-    scalars: dict = {"horizons": horizons.tolist()}
+    rates = {}
     arrays = {"horizons": horizons}
     for name in cfg.algorithms:
         act_use = np.ones_like(act) if name == "fedavg_full" else act
@@ -88,30 +126,29 @@ def run_nonconvex(cfg: NonconvexConfig) -> Result:
                           eta0=1.0, t0=1.0, w0=np.full(cfg.dim, cfg.w0), gen=rng(cfg.seed, "noise", name), p=p,
                           eta_const=eta, desc=f"mifa nonconvex/{name}")
         g2 = tr.curves.reshape(t_max, horizons.size, cfg.replicas)
-        avg = np.array([g2[:h, i].mean(0) for i, h in enumerate(horizons)])      # [H, R]
-        mean_avg = avg.mean(1)
-        fit = fit_line(np.log(horizons), np.log(mean_avg))
-        scalars[name] = {"avg_grad_sq": mean_avg.tolist(), "final_grad_sq": g2[-1, -1].mean().item(),
-                         "slope": fit.slope, "slope_low": fit.slope_low, "slope_high": fit.slope_high}
+        rates[name], avg = _gradient_rate(g2, horizons)
         arrays[f"{name}/avg_grad_sq"] = avg
         arrays[f"{name}/curve_longest"] = g2[:, -1].mean(-1)
-    return Result("mifa.nonconvex", config_dict(cfg), scalars, arrays)
+    summary = NonconvexSummary(horizons=tuple(horizons.tolist()), algorithms=rates)
+    return Result("mifa.nonconvex", config_dict(cfg), summary, arrays)
 
 
 def summarize_nonconvex(res: Result) -> str:
-    s, cfg = res.scalars, res.config
+    s: NonconvexSummary = res.summary
+    cfg = res.config
     lines = [f"Non-convex federated objective (log(1+x^2) losses): N={cfg['n_devices']}, d={cfg['dim']}, "
              f"K={cfg['k_local']}, eta=eta0/sqrt(T) with eta0={cfg['eta0']}, label availability p_min={cfg['p_min']}",
              "(1/T) sum_t ||grad f(w_t)||^2 per horizon T; theory (minimax rate): slope -1/2 against T",
-             f"{'algorithm':<12} " + " ".join(f"{'T=' + str(h):>10}" for h in s["horizons"]) + f" {'slope':>7}"]
+             f"{'algorithm':<12} " + " ".join(f"{'T=' + str(h):>10}" for h in s.horizons) + f" {'slope':>7}"]
     for name in cfg["algorithms"]:
-        e = s[name]
-        lines.append(f"{name:<12} " + " ".join(f"{v:>10.3g}" for v in e["avg_grad_sq"])
-                     + f" {e['slope']:>7.2f} [{e['slope_low']:.2f}, {e['slope_high']:.2f}]")
+        e = s.algorithms[name]
+        lines.append(f"{name:<12} " + " ".join(f"{v:>10.3g}" for v in e.avg_grad_sq)
+                     + f" {e.slope:>7.2f} [{e.slope_low:.2f}, {e.slope_high:.2f}]")
     return "\n".join(lines)
 
 
 NONCONVEX = Experiment(paper="mifa", name="nonconvex",
                        description="MIFA on a smooth non-convex objective: average squared gradient norm vs T",
                        config_cls=NonconvexConfig, presets={"quick": QUICK, "paper": PAPER},
-                       run=run_nonconvex, summarize=summarize_nonconvex)
+                       run=run_nonconvex, summarize=summarize_nonconvex,
+                       summary=NonconvexSummary)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sims.engine import Experiment, Result, rng, validate
+from sims.engine import Experiment, Result, Summary, rng, validate
 from sims.engine.cache import config_dict
 from sims.engine.divergence import check_finite
 from sims.engine.progress import bar
@@ -204,6 +204,54 @@ def run_algorithm(fed: Federation, name: str, active: np.ndarray, p: np.ndarray)
             "final_loss": loss, "final_acc": acc, "per_class": per_class, "updates": u}
 
 
+@dataclass(frozen=True)
+class LogisticAlgorithm(Summary):
+    """One algorithm's logistic-regression run, at the end of the last round.
+
+    final_loss: the global training objective (mean cross-entropy over every device's data plus the l2 term);
+    final_acc: test accuracy;
+    updates: server updates made (the rounds, but for FedAvg(S), which updates only when its sample is complete);
+    low_class_acc: test accuracy averaged over the lower half of the classes (held by the rarely available
+    devices);
+    high_class_acc: the same over the upper half of the classes;
+    wall_s: wall-clock seconds of this algorithm's run."""
+
+    final_loss: float
+    final_acc: float
+    updates: int
+    low_class_acc: float
+    high_class_acc: float
+    wall_s: float
+
+
+@dataclass(frozen=True)
+class LogisticSummary(Summary):
+    """The `logistic` experiment (torch): MIFA against its baselines on synthetic non-i.i.d. data.
+
+    device: the torch device the run used ("cpu", "cuda" or "cuda:<i>");
+    torch_version: the torch version;
+    p: each device's availability probability p_i (label-correlated), by device;
+    classes: the two classes each device holds, by device;
+    data: what the data are, in words (a synthetic Gaussian mixture, not a real data set);
+    algorithms: one LogisticAlgorithm per algorithm, keyed by the config's algorithm names;
+    wall_s: wall-clock seconds of the whole run."""
+
+    device: str
+    torch_version: str
+    p: tuple[float, ...]
+    classes: tuple[tuple[int, ...], ...]
+    data: str
+    algorithms: dict[str, LogisticAlgorithm]
+    wall_s: float
+
+
+def _algorithm_summary(out: dict, n_classes: int, wall_s: float) -> LogisticAlgorithm:
+    """`run_algorithm`'s final numbers as a summary; the classes split in halves at n_classes // 2."""
+    return LogisticAlgorithm(final_loss=out["final_loss"], final_acc=out["final_acc"], updates=out["updates"],
+                             low_class_acc=float(out["per_class"][: n_classes // 2].mean()),
+                             high_class_acc=float(out["per_class"][n_classes // 2:].mean()), wall_s=wall_s)
+
+
 def run_logistic(cfg: LogisticConfig) -> Result:
     single_thread()
     import torch
@@ -213,8 +261,7 @@ def run_logistic(cfg: LogisticConfig) -> Result:
     fed = Federation(cfg, dev)
     p = theory.label_probabilities(fed.classes.min(1), cfg.p_min, cfg.n_classes)
     active = availability.bernoulli(p, cfg.rounds, 1, rng(cfg.seed, "avail"))[0]
-    scalars: dict = {"device": str(dev), "torch": torch.__version__, "p": p.tolist(),
-                     "classes": fed.classes.tolist(), "data": "synthetic Gaussian mixture (not a real data set)"}
+    runs: dict[str, LogisticAlgorithm] = {}
     arrays: dict = {}
     for name in cfg.algorithms:
         t0 = time.perf_counter()
@@ -223,25 +270,26 @@ def run_logistic(cfg: LogisticConfig) -> Result:
         arrays[f"{name}/loss"] = out["loss"]
         arrays[f"{name}/acc"] = out["acc"]
         arrays[f"{name}/per_class"] = out["per_class"]
-        scalars[name] = {"final_loss": out["final_loss"], "final_acc": out["final_acc"], "updates": out["updates"],
-                         "low_class_acc": float(out["per_class"][: cfg.n_classes // 2].mean()),
-                         "high_class_acc": float(out["per_class"][cfg.n_classes // 2:].mean()),
-                         "wall_s": time.perf_counter() - t0}
-    scalars["wall_s"] = time.perf_counter() - start
-    return Result("mifa.logistic", config_dict(cfg), scalars, arrays)
+        runs[name] = _algorithm_summary(out, cfg.n_classes, time.perf_counter() - t0)
+    summary = LogisticSummary(device=str(dev), torch_version=torch.__version__, p=tuple(p.tolist()),
+                              classes=tuple(tuple(c) for c in fed.classes.tolist()),
+                              data="synthetic Gaussian mixture (not a real data set)", algorithms=runs,
+                              wall_s=time.perf_counter() - start)
+    return Result("mifa.logistic", config_dict(cfg), summary, arrays)
 
 
 def summarize_logistic(res: Result) -> str:
-    s, cfg = res.scalars, res.config
+    s: LogisticSummary = res.summary
+    cfg = res.config
     lines = [f"Logistic regression, SYNTHETIC {cfg['n_classes']}-class Gaussian mixture (not real data), "
              f"N={cfg['n_devices']} devices x 2 classes, D={cfg['dim']}, K={cfg['k_local']}, T={cfg['rounds']}, "
-             f"p_min={cfg['p_min']} (label-correlated), device {s['device']}",
+             f"p_min={cfg['p_min']} (label-correlated), device {s.device}",
              f"{'algorithm':<14} {'train loss':>10} {'test acc':>9} {'acc low lbl':>11} {'acc high lbl':>12} "
              f"{'updates':>8} {'wall s':>7}"]
     for name in cfg["algorithms"]:
-        e = s[name]
-        lines.append(f"{name:<14} {e['final_loss']:>10.4f} {e['final_acc']:>9.3f} {e['low_class_acc']:>11.3f} "
-                     f"{e['high_class_acc']:>12.3f} {e['updates']:>8d} {e['wall_s']:>7.1f}")
+        e = s.algorithms[name]
+        lines.append(f"{name:<14} {e.final_loss:>10.4f} {e.final_acc:>9.3f} {e.low_class_acc:>11.3f} "
+                     f"{e.high_class_acc:>12.3f} {e.updates:>8d} {e.wall_s:>7.1f}")
     return "\n".join(lines)
 
 
@@ -249,4 +297,5 @@ LOGISTIC = Experiment(paper="mifa", name="logistic",
                       description="torch: logistic regression on a synthetic non-i.i.d. split, label-correlated "
                                   "availability (paper Sec. 6 setting)",
                       config_cls=LogisticConfig, presets={"quick": QUICK, "paper": PAPER},
-                      run=run_logistic, summarize=summarize_logistic)
+                      run=run_logistic, summarize=summarize_logistic,
+                      summary=LogisticSummary)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from sims.engine import Experiment, Result, rng, validate
+from sims.engine import Experiment, Result, Summary, rng, validate
 from sims.engine.cache import config_dict
 from theory import momentum as theory
 
@@ -60,6 +60,58 @@ PAPER = QuadraticConfig(sharpness=(0.25, 0.5, 1.0, 2.0, 4.0), eff_lr=1 / 256, t_
                         n_records=60, sde_substeps=4)
 
 
+@dataclass(frozen=True)
+class QuadraticMethod(Summary):
+    """One of SGD(eta), SGDM(eta (1 - beta), beta) and the SDE on the noisy quadratic at the horizon T, with
+    h(x) = mean over the coordinates of x_i^2.
+
+    mean_square: E h(x_T), the mean over the paths (NaN when a run diverged);
+    exact_mean_square: E h(x_T) from the exact moments: theory.momentum.sgd_moments for SGD, sgdm_moments for
+    SGDM, the Ornstein-Uhlenbeck closed form for the SDE (NaN when a run diverged);
+    stationary_variance: per coordinate, in the order of the config's sharpness, the variance the method settles
+    at as k -> infinity (exact for SGD and SGDM at this eta, s / (2 lambda_i) for the SDE; inf where the method
+    is unstable)."""
+
+    mean_square: float
+    exact_mean_square: float
+    stationary_variance: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class QuadraticSummary(Summary):
+    """The laws of SGD(eta), SGDM(eta (1 - beta), beta) and their SDE at the horizon T (paper Thm 3.5).
+
+    diverged: whether a discrete run overflowed (then every value at T below is NaN);
+    curvature_ratio: eta * lambda_max / (1 - beta) (<< 1 in the paper's regime);
+    sgd_stable: whether SGD(eta) is stable on the sharpest coordinate (eta lambda_max < 2);
+    sgdm_stable: whether SGDM(eta (1 - beta), beta) is;
+    sgd: SGD(eta); sgdm: SGDM; sde: the SDE integrated by the engine on the same Brownian paths;
+    ratio_sgdm_sgd: E h(x_T) under SGDM over that under SGD;
+    exact_ratio_sgdm_sgd: the same ratio from the exact moments;
+    ratio_sgd_sde: E h(x_T) under SGD over that under the SDE; ratio_sgdm_sde: the same for SGDM;
+    sde_ratio_deviation: max(|ratio_sgd_sde - 1|, |ratio_sgdm_sde - 1|);
+    ks_sgdm_sgd: largest two-sample Kolmogorov-Smirnov distance over the coordinates between the SGDM and SGD
+    samples of x_T;
+    paired_difference: mean over the paths of h(SGDM) - h(SGD) at T (common noise), averaged over the
+    coordinates' x_i^2; paired_difference_se: its standard error, averaged the same way."""
+
+    diverged: bool
+    curvature_ratio: float
+    sgd_stable: bool
+    sgdm_stable: bool
+    sgd: QuadraticMethod
+    sgdm: QuadraticMethod
+    sde: QuadraticMethod
+    ratio_sgdm_sgd: float
+    exact_ratio_sgdm_sgd: float
+    ratio_sgd_sde: float
+    ratio_sgdm_sde: float
+    sde_ratio_deviation: float
+    ks_sgdm_sgd: float
+    paired_difference: float
+    paired_difference_se: float
+
+
 def run_quadratic(cfg: QuadraticConfig) -> Result:
     lam = np.asarray(cfg.sharpness, dtype=float)
     d = lam.size
@@ -100,28 +152,32 @@ def run_quadratic(cfg: QuadraticConfig) -> Result:
         **finals, "final_sde": np.asarray(sde_noise.x, dtype=np.float32),
         "h_diff_mean": run.diff_mean[:, d:].mean(axis=1), "h_diff_se": run.diff_se[:, d:].mean(axis=1),
     }
-    scalars = _scalars(cfg, lam, run, sde, ex_sgd, ex_sgdm, ou_mean, ou_var)
-    return Result("momentum.quadratic", config_dict(cfg), scalars, arrays)
+    summary = _summary(cfg, lam, run, sde, ex_sgd, ex_sgdm, ou_mean, ou_var)
+    return Result("momentum.quadratic", config_dict(cfg), summary, arrays)
 
 
-def _scalars(cfg, lam, run, sde, ex_sgd, ex_sgdm, ou_mean, ou_var) -> dict:
+def _stationary_variances(cfg: QuadraticConfig, lam: np.ndarray) -> tuple[tuple[float, ...], ...]:
+    """Per coordinate, the stationary variance of SGD(eta), of SGDM(eta (1 - beta), beta) and of the SDE."""
+    eta, beta = cfg.eff_lr, cfg.beta
+    sgd = np.atleast_1d(theory.sgd_stationary_variance(lam, eta, cfg.temperature / eta))
+    sgdm = np.atleast_1d(theory.sgdm_stationary_variance(lam, eta * (1 - beta), beta, cfg.temperature / eta))
+    return tuple(sgd.tolist()), tuple(sgdm.tolist()), tuple((cfg.temperature / (2 * lam)).tolist())
+
+
+def _summary(cfg, lam, run, sde, ex_sgd, ex_sgdm, ou_mean, ou_var) -> QuadraticSummary:
     d = lam.size
     eta, beta = cfg.eff_lr, cfg.beta
-    out: dict = {
-        "diverged": bool(run.diverged),
-        "curvature_ratio": float(theory.curvature_ratio(eta, beta, lam.max())),
-        "sgd_stable": bool(theory.sgd_stable(eta, lam.max())),
-        "sgdm_stable": bool(theory.sgdm_stable(eta * (1 - beta), beta, lam.max())),
-        "stationary_var_sgd": np.atleast_1d(theory.sgd_stationary_variance(lam, eta, cfg.temperature / eta)).tolist(),
-        "stationary_var_sgdm": np.atleast_1d(theory.sgdm_stationary_variance(
-            lam, eta * (1 - beta), beta, cfg.temperature / eta)).tolist(),
-        "stationary_var_sde": (cfg.temperature / (2 * lam)).tolist(),
-    }
+    var_sgd, var_sgdm, var_sde = _stationary_variances(cfg, lam)
+    regime = dict(diverged=bool(run.diverged), curvature_ratio=float(theory.curvature_ratio(eta, beta, lam.max())),
+                  sgd_stable=bool(theory.sgd_stable(eta, lam.max())),
+                  sgdm_stable=bool(theory.sgdm_stable(eta * (1 - beta), beta, lam.max())))
     if run.diverged:
         nan = float("nan")
-        out.update(h_sgd=nan, h_sgdm=nan, h_sde=nan, ratio_sgdm_sgd=nan, ratio_sgd_sde=nan, ratio_sgdm_sde=nan,
-                   sde_ratio_dev=nan, ks_sgdm_sgd=nan, h_diff=nan, h_diff_se=nan)
-        return out
+        return QuadraticSummary(**regime, sgd=QuadraticMethod(nan, nan, var_sgd),
+                                sgdm=QuadraticMethod(nan, nan, var_sgdm), sde=QuadraticMethod(nan, nan, var_sde),
+                                ratio_sgdm_sgd=nan, exact_ratio_sgdm_sgd=nan, ratio_sgd_sde=nan, ratio_sgdm_sde=nan,
+                                sde_ratio_deviation=nan, ks_sgdm_sgd=nan, paired_difference=nan,
+                                paired_difference_se=nan)
     h_sgd = float(run.sgd[-1, d:].mean())
     h_sgdm = float(run.sgdm[-1, d:].mean())
     h_sde = float(sde[-1, d:].mean())
@@ -130,40 +186,42 @@ def _scalars(cfg, lam, run, sde, ex_sgd, ex_sgdm, ou_mean, ou_var) -> dict:
     h_ou = float(np.mean(ou_mean[-1] ** 2 + ou_var[-1]))
     ks = max(stats.ks_2samp(run.x_sgdm[:, i], run.x_sgd[:, i]).statistic for i in range(d))
     r_sgd, r_sgdm = h_sgd / h_sde, h_sgdm / h_sde
-    out.update(
-        h_sgd=h_sgd, h_sgdm=h_sgdm, h_sde=h_sde, h_exact_sgd=h_exact_sgd, h_exact_sgdm=h_exact_sgdm, h_ou=h_ou,
-        h_diff=float(run.diff_mean[-1, d:].mean()), h_diff_se=float(run.diff_se[-1, d:].mean()),
-        ratio_sgdm_sgd=h_sgdm / h_sgd, ratio_sgd_sde=r_sgd, ratio_sgdm_sde=r_sgdm,
-        sde_ratio_dev=max(abs(r_sgd - 1), abs(r_sgdm - 1)),
-        exact_ratio_sgdm_sgd=h_exact_sgdm / h_exact_sgd,
-        ks_sgdm_sgd=float(ks),
-    )
-    return out
+    return QuadraticSummary(
+        **regime, sgd=QuadraticMethod(h_sgd, h_exact_sgd, var_sgd),
+        sgdm=QuadraticMethod(h_sgdm, h_exact_sgdm, var_sgdm), sde=QuadraticMethod(h_sde, h_ou, var_sde),
+        ratio_sgdm_sgd=h_sgdm / h_sgd, exact_ratio_sgdm_sgd=h_exact_sgdm / h_exact_sgd,
+        ratio_sgd_sde=r_sgd, ratio_sgdm_sde=r_sgdm, sde_ratio_deviation=max(abs(r_sgd - 1), abs(r_sgdm - 1)),
+        ks_sgdm_sgd=float(ks), paired_difference=float(run.diff_mean[-1, d:].mean()),
+        paired_difference_se=float(run.diff_se[-1, d:].mean()))
 
 
 def summarize_quadratic(res: Result) -> str:
-    s, c = res.scalars, res.config
+    s, c = res.summary, res.config
     lines = [f"Noisy quadratic, lambda = {c['sharpness']}, eta = {c['eff_lr']:.4g} (SGDM lr = "
              f"{c['eff_lr'] * (1 - c['beta']):.4g}, beta = {c['beta']}), s = eta sigma^2 = {c['temperature']}, "
              f"T = {c['t_max']}, {c['n_paths']} paths, seed {c['seed']}",
-             f"eta lambda_max/(1-beta) = {s['curvature_ratio']:.3g}; SGD stable: {s['sgd_stable']}, "
-             f"SGDM stable: {s['sgdm_stable']}"]
-    if s["diverged"]:
+             f"eta lambda_max/(1-beta) = {s.curvature_ratio:.3g}; SGD stable: {s.sgd_stable}, "
+             f"SGDM stable: {s.sgdm_stable}"]
+    if s.diverged:
         lines.append("a run overflowed (outside the stable range); no moments at T.")
         return "\n".join(lines)
-    lines += [f"E h(x_T), h = mean x_i^2:  SGD {s['h_sgd']:.4f} (exact {s['h_exact_sgd']:.4f})   "
-              f"SGDM {s['h_sgdm']:.4f} (exact {s['h_exact_sgdm']:.4f})   SDE {s['h_sde']:.4f} (exact OU {s['h_ou']:.4f})",
-              f"SGDM/SGD = {s['ratio_sgdm_sgd']:.4f} (exact {s['exact_ratio_sgdm_sgd']:.4f}); paired difference "
-              f"{s['h_diff']:.2e} +- {1.96 * s['h_diff_se']:.1e}; SGD/SDE = {s['ratio_sgd_sde']:.4f}, "
-              f"SGDM/SDE = {s['ratio_sgdm_sde']:.4f}",
-              f"max Kolmogorov-Smirnov distance between the SGDM and SGD laws of x_T: {s['ks_sgdm_sgd']:.4f}",
-              "stationary variance per coordinate: SGD " + ", ".join(f"{v:.4f}" for v in s["stationary_var_sgd"])
-              + "; SGDM " + ", ".join(f"{v:.4f}" for v in s["stationary_var_sgdm"])
-              + "; SDE " + ", ".join(f"{v:.4f}" for v in s["stationary_var_sde"])]
+
+    def joined(values: tuple[float, ...]) -> str:
+        return ", ".join(f"{v:.4f}" for v in values)
+
+    lines += [f"E h(x_T), h = mean x_i^2:  SGD {s.sgd.mean_square:.4f} (exact {s.sgd.exact_mean_square:.4f})   "
+              f"SGDM {s.sgdm.mean_square:.4f} (exact {s.sgdm.exact_mean_square:.4f})   SDE {s.sde.mean_square:.4f} "
+              f"(exact OU {s.sde.exact_mean_square:.4f})",
+              f"SGDM/SGD = {s.ratio_sgdm_sgd:.4f} (exact {s.exact_ratio_sgdm_sgd:.4f}); paired difference "
+              f"{s.paired_difference:.2e} +- {1.96 * s.paired_difference_se:.1e}; SGD/SDE = {s.ratio_sgd_sde:.4f}, "
+              f"SGDM/SDE = {s.ratio_sgdm_sde:.4f}",
+              f"max Kolmogorov-Smirnov distance between the SGDM and SGD laws of x_T: {s.ks_sgdm_sgd:.4f}",
+              f"stationary variance per coordinate: SGD {joined(s.sgd.stationary_variance)}; SGDM "
+              f"{joined(s.sgdm.stationary_variance)}; SDE {joined(s.sde.stationary_variance)}"]
     return "\n".join(lines)
 
 
 QUADRATIC = Experiment(paper="momentum", name="quadratic",
                        description="SGD(eta), SGDM(eta(1-beta), beta) and the SDE on a noisy quadratic (Thm 3.5)",
                        config_cls=QuadraticConfig, presets={"quick": QUICK, "paper": PAPER},
-                       run=run_quadratic, summarize=summarize_quadratic)
+                       run=run_quadratic, summarize=summarize_quadratic, summary=QuadraticSummary)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sims.engine import Experiment, Result, rng, validate
+from sims.engine import Experiment, Result, Summary, rng, validate
 from sims.engine.cache import config_dict
 from sims.engine.curves import value_at
 from sims.engine.sde import integrate
@@ -67,6 +67,45 @@ QUICK = SlowConfig()
 PAPER = SlowConfig(half_dim=8, eff_lr=0.01, beta=0.9, t_max=2.0, n_paths=20_000, n_records=50)
 
 
+@dataclass(frozen=True)
+class SlowMethod(Summary):
+    """One of SGD(eta) and SGDM(eta (1 - beta), beta) on the bilinear toy, from the sharp start on Gamma; the
+    sharpness is that of the projection Phi(theta) onto Gamma, averaged over the paths.
+
+    drop: sharpness0 minus the sharpness at slow time t_measure (interpolated between records; NaN when a run
+    diverged or ended before t_measure); drop_over_slow: drop over the slow flow's drop at t_measure (NaN as
+    drop); final_sharpness: the sharpness at the last record; final_loss: the mean loss at the last record."""
+
+    drop: float
+    drop_over_slow: float
+    final_sharpness: float
+    final_loss: float
+
+
+@dataclass(frozen=True)
+class SlowSummary(Summary):
+    """The drift of SGD and SGDM towards flatter minima along the manifold of minima, against the slow flow
+    (paper Sec. 4, Thm 4.5); t = k eta^2 is the slow clock.
+
+    diverged: whether a run overflowed; steps: discrete steps k of each run (t_max / eta^2, rounded);
+    curvature_ratio: eta * sharpness0 / (1 - beta) (<< 1 in the paper's regime);
+    sgd: SGD(eta); sgdm: SGDM;
+    drift_ratio: SGDM's drop over SGD's (Thm 4.5: 1; NaN when a drop is NaN or SGD's is not positive);
+    slow_drop: the drop of the slow flow integrated by the engine, by t_measure;
+    closed_form_drop: the same drop from the closed form lambda^2 = 4 + (lambda0^2 - 4) e^{-2 sigma^2 t / B};
+    slow_ratio_deviation: max over SGD and SGDM of |drop_over_slow - 1| (NaN when a drop is NaN)."""
+
+    diverged: bool
+    steps: int
+    curvature_ratio: float
+    sgd: SlowMethod
+    sgdm: SlowMethod
+    drift_ratio: float
+    slow_drop: float
+    closed_form_drop: float
+    slow_ratio_deviation: float
+
+
 def run_slow(cfg: SlowConfig) -> Result:
     toy = BilinearRegression(half_dim=cfg.half_dim, sigma=cfg.label_noise)
     eta = cfg.eff_lr
@@ -95,46 +134,43 @@ def run_slow(cfg: SlowConfig) -> Result:
     s_slow = np.asarray(sol.records, dtype=float)
     drop_slow = cfg.sharpness0 - value_at(sol.t, s_slow, cfg.t_measure)
     r_sgd, r_sgdm = drop_sgd / drop_slow, drop_sgdm / drop_slow
-    scalars = {
-        "diverged": bool(run.diverged),
-        "steps": k,
-        "curvature_ratio": float(theory.curvature_ratio(eta, cfg.beta, cfg.sharpness0)),
-        "drop_sgd": float(drop_sgd) if ok else float("nan"),
-        "drop_sgdm": float(drop_sgdm) if ok else float("nan"),
-        "drift_ratio": float(drop_sgdm / drop_sgd) if ok and drop_sgd > 0 else float("nan"),
-        "drop_slow_sde": float(drop_slow),
-        "drop_closed_form": float(cfg.sharpness0 - theory.bilinear_slow_sharpness(
+    nan = float("nan")
+    summary = SlowSummary(
+        diverged=bool(run.diverged), steps=k,
+        curvature_ratio=float(theory.curvature_ratio(eta, cfg.beta, cfg.sharpness0)),
+        sgd=SlowMethod(drop=float(drop_sgd) if ok else nan, drop_over_slow=float(r_sgd) if ok else nan,
+                       final_sharpness=float(s_sgd[-1]), final_loss=float(run.sgd[-1, 1])),
+        sgdm=SlowMethod(drop=float(drop_sgdm) if ok else nan, drop_over_slow=float(r_sgdm) if ok else nan,
+                        final_sharpness=float(s_sgdm[-1]), final_loss=float(run.sgdm[-1, 1])),
+        drift_ratio=float(drop_sgdm / drop_sgd) if ok and drop_sgd > 0 else nan,
+        slow_drop=float(drop_slow),
+        closed_form_drop=float(cfg.sharpness0 - theory.bilinear_slow_sharpness(
             cfg.sharpness0, cfg.t_measure, cfg.label_noise, cfg.batch_size)),
-        "ratio_sgd_slow": float(r_sgd) if ok else float("nan"),
-        "ratio_sgdm_slow": float(r_sgdm) if ok else float("nan"),
-        "slow_ratio_dev": float(max(abs(r_sgd - 1), abs(r_sgdm - 1))) if ok else float("nan"),
-        "final_sharpness_sgd": float(s_sgd[-1]), "final_sharpness_sgdm": float(s_sgdm[-1]),
-        "final_loss_sgd": float(run.sgd[-1, 1]), "final_loss_sgdm": float(run.sgdm[-1, 1]),
-    }
+        slow_ratio_deviation=float(max(abs(r_sgd - 1), abs(r_sgdm - 1))) if ok else nan)
     arrays = {"time": t, "sharpness_sgd": s_sgd, "sharpness_sgdm": s_sgdm, "sharpness_diff_se": run.diff_se[:, 0],
               "loss_sgd": run.sgd[:, 1], "loss_sgdm": run.sgdm[:, 1], "slow_time": sol.t, "sharpness_slow": s_slow,
               "sharpness_closed_form": np.asarray(theory.bilinear_slow_sharpness(
                   cfg.sharpness0, sol.t, cfg.label_noise, cfg.batch_size))}
-    return Result("momentum.slow", config_dict(cfg), scalars, arrays)
+    return Result("momentum.slow", config_dict(cfg), summary, arrays)
 
 
 def summarize_slow(res: Result) -> str:
-    s, c = res.scalars, res.config
+    s, c = res.summary, res.config
     return "\n".join([
         f"Slow drift along the manifold of minima (Thm 4.5): bilinear toy, D = {c['half_dim']}, label noise "
-        f"{c['label_noise']}, eta = {c['eff_lr']:g}, beta = {c['beta']}, {s['steps']} steps (slow time "
+        f"{c['label_noise']}, eta = {c['eff_lr']:g}, beta = {c['beta']}, {s.steps} steps (slow time "
         f"{c['t_max']:g}), {c['n_paths']} paths, seed {c['seed']}",
-        f"eta * lambda0 / (1 - beta) = {s['curvature_ratio']:.3g}",
-        f"sharpness drop by t = {c['t_measure']:g}: SGD {s['drop_sgd']:.4f}, SGDM {s['drop_sgdm']:.4f}, "
-        f"ratio {s['drift_ratio']:.4f} (Thm 4.5: 1)",
-        f"slow SDE (engine): drop {s['drop_slow_sde']:.4f} (closed form {s['drop_closed_form']:.4f}); "
-        f"SGD/slow {s['ratio_sgd_slow']:.4f}, SGDM/slow {s['ratio_sgdm_slow']:.4f}",
-        f"final sharpness: SGD {s['final_sharpness_sgd']:.4f}, SGDM {s['final_sharpness_sgdm']:.4f} (flattest: 2); "
-        f"final loss SGD {s['final_loss_sgd']:.2e}, SGDM {s['final_loss_sgdm']:.2e}",
+        f"eta * lambda0 / (1 - beta) = {s.curvature_ratio:.3g}",
+        f"sharpness drop by t = {c['t_measure']:g}: SGD {s.sgd.drop:.4f}, SGDM {s.sgdm.drop:.4f}, "
+        f"ratio {s.drift_ratio:.4f} (Thm 4.5: 1)",
+        f"slow SDE (engine): drop {s.slow_drop:.4f} (closed form {s.closed_form_drop:.4f}); "
+        f"SGD/slow {s.sgd.drop_over_slow:.4f}, SGDM/slow {s.sgdm.drop_over_slow:.4f}",
+        f"final sharpness: SGD {s.sgd.final_sharpness:.4f}, SGDM {s.sgdm.final_sharpness:.4f} (flattest: 2); "
+        f"final loss SGD {s.sgd.final_loss:.2e}, SGDM {s.sgdm.final_loss:.2e}",
     ])
 
 
 SLOW = Experiment(paper="momentum", name="slow",
                   description="drift towards flat minima on a manifold of minima, SGDM vs SGD (Thm 4.5)",
                   config_cls=SlowConfig, presets={"quick": QUICK, "paper": PAPER},
-                  run=run_slow, summarize=summarize_slow)
+                  run=run_slow, summarize=summarize_slow, summary=SlowSummary)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sims.engine import Experiment, Result, mean_ci, validate
+from sims.engine import Experiment, Result, Summary, mean_ci, validate
 from sims.engine.cache import config_dict
 from sims.engine.curves import eval_schedule
 from sims.engine.progress import bar
@@ -117,6 +117,46 @@ def per_example_loss(logits, y, kind: str):
     return 0.5 * ((logits - target) ** 2).sum(-1)
 
 
+@dataclass(frozen=True)
+class OptimizerEnd(Summary):
+    """One optimiser's n_seeds networks at the last evaluation (a network that diverged counts at chance level).
+
+    final_test_acc: test accuracy per seed, in seed order; mean_test_acc: their mean;
+    final_train_acc: training accuracy (on a subset as large as the test set), mean over the seeds;
+    diverged: networks whose weights left the finite numbers (frozen at zero from then on)."""
+
+    final_test_acc: tuple[float, ...]
+    mean_test_acc: float
+    final_train_acc: float
+    diverged: int
+
+
+@dataclass(frozen=True)
+class TorchSummary(Summary):
+    """SGD(eta) against SGDM(eta (1 - beta), beta) on the MLP, paired seeds (paper Sec. 5).
+
+    sgd: SGD at the effective learning rate eta; sgdm: SGDM in the standard form;
+    acc_diff_mean: final test accuracy SGDM minus SGD, mean over the paired seeds;
+    acc_diff_low: the lower end of its 95% confidence interval over the seeds (NaN with one seed);
+    acc_diff_high: the upper end;
+    sgdm_lr: SGDM's standard-form learning rate eta (1 - beta); device: where the run computed ("cpu",
+    "cuda")."""
+
+    sgd: OptimizerEnd
+    sgdm: OptimizerEnd
+    acc_diff_mean: float
+    acc_diff_low: float
+    acc_diff_high: float
+    sgdm_lr: float
+    device: str
+
+
+def _optimizer_end(test_acc: np.ndarray, train_acc: np.ndarray, alive: np.ndarray) -> OptimizerEnd:
+    """One optimiser's networks at the last evaluation: test_acc, train_acc [seeds], alive [seeds]."""
+    return OptimizerEnd(final_test_acc=tuple(test_acc.tolist()), mean_test_acc=float(test_acc.mean()),
+                        final_train_acc=float(train_acc.mean()), diverged=int((~alive).sum()))
+
+
 def run_torch(cfg: TorchConfig) -> Result:
     import torch
 
@@ -179,39 +219,34 @@ def run_torch(cfg: TorchConfig) -> Result:
     fin_sgd, fin_sgdm = ta[-1, :S], ta[-1, S:]
     diff = fin_sgdm - fin_sgd
     est = mean_ci(diff) if S > 1 else None
-    alive_np = alive.cpu().numpy()
-    scalars = {
-        "final_test_acc_sgd": fin_sgd.tolist(), "final_test_acc_sgdm": fin_sgdm.tolist(),
-        "mean_test_acc_sgd": float(fin_sgd.mean()), "mean_test_acc_sgdm": float(fin_sgdm.mean()),
-        "acc_diff_mean": float(diff.mean()),
-        "acc_diff_low": float(est.low) if est else float("nan"),
-        "acc_diff_high": float(est.high) if est else float("nan"),
-        "final_train_acc_sgd": float(np.asarray(train_acc)[-1, :S].mean()),
-        "final_train_acc_sgdm": float(np.asarray(train_acc)[-1, S:].mean()),
-        "diverged_sgd": int((~alive_np[:S]).sum()), "diverged_sgdm": int((~alive_np[S:]).sum()),
-        "sgdm_lr": cfg.eff_lr * (1 - cfg.beta), "device": str(device),
-    }
+    alive_np, tr = alive.cpu().numpy(), np.asarray(train_acc)
+    summary = TorchSummary(
+        sgd=_optimizer_end(fin_sgd, tr[-1, :S], alive_np[:S]),
+        sgdm=_optimizer_end(fin_sgdm, tr[-1, S:], alive_np[S:]),
+        acc_diff_mean=float(diff.mean()), acc_diff_low=float(est.low) if est else float("nan"),
+        acc_diff_high=float(est.high) if est else float("nan"), sgdm_lr=cfg.eff_lr * (1 - cfg.beta),
+        device=str(device))
     arrays = {"step": np.asarray(steps), "time": np.asarray(steps) * cfg.eff_lr, "test_acc": ta,
               "train_acc": np.asarray(train_acc), "train_loss": np.asarray(train_loss)}
-    return Result("momentum.torch", config_dict(cfg), scalars, arrays)
+    return Result("momentum.torch", config_dict(cfg), summary, arrays)
 
 
 def summarize_torch(res: Result) -> str:
-    s, c = res.scalars, res.config
+    s, c = res.summary, res.config
     return "\n".join([
         f"MLP (width {c['width']}) on a synthetic {c['n_classes']}-class task, batch {c['batch_size']}, "
-        f"{c['steps']} steps, {c['n_seeds']} paired seeds batched, device {s['device']}, seed {c['seed']}",
-        f"SGD lr = {c['eff_lr']:g}   vs   SGDM lr = {s['sgdm_lr']:g}, beta = {c['beta']} (effective lr "
+        f"{c['steps']} steps, {c['n_seeds']} paired seeds batched, device {s.device}, seed {c['seed']}",
+        f"SGD lr = {c['eff_lr']:g}   vs   SGDM lr = {s.sgdm_lr:g}, beta = {c['beta']} (effective lr "
         f"{c['eff_lr']:g})",
-        f"final test acc: SGD {s['mean_test_acc_sgd']:.4f}, SGDM {s['mean_test_acc_sgdm']:.4f}; "
-        f"SGDM - SGD = {s['acc_diff_mean']:+.4f} [{s['acc_diff_low']:+.4f}, {s['acc_diff_high']:+.4f}] (95% CI "
+        f"final test acc: SGD {s.sgd.mean_test_acc:.4f}, SGDM {s.sgdm.mean_test_acc:.4f}; "
+        f"SGDM - SGD = {s.acc_diff_mean:+.4f} [{s.acc_diff_low:+.4f}, {s.acc_diff_high:+.4f}] (95% CI "
         f"over seeds)",
-        f"final train acc: SGD {s['final_train_acc_sgd']:.4f}, SGDM {s['final_train_acc_sgdm']:.4f}; "
-        f"diverged networks: SGD {s['diverged_sgd']}, SGDM {s['diverged_sgdm']}",
+        f"final train acc: SGD {s.sgd.final_train_acc:.4f}, SGDM {s.sgdm.final_train_acc:.4f}; "
+        f"diverged networks: SGD {s.sgd.diverged}, SGDM {s.sgdm.diverged}",
     ])
 
 
 TORCH = Experiment(paper="momentum", name="torch",
                    description="MLP on synthetic data: SGDM(lr, beta) vs SGD(lr/(1-beta)), seeds batched (Sec. 5)",
                    config_cls=TorchConfig, presets={"quick": QUICK, "paper": PAPER},
-                   run=run_torch, summarize=summarize_torch)
+                   run=run_torch, summarize=summarize_torch, summary=TorchSummary)

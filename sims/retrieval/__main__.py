@@ -1,4 +1,5 @@
-"""`python -m sims.retrieval [recall|streaming|istree_budget|controller] [--preset quick|paper] [--seed N] ...`"""
+"""`python -m sims.retrieval [recall|streaming|istree_budget|controller|istree_train] [--preset quick|paper]
+[--seed N] ...`"""
 import sys
 
 from sims.engine.cli import main

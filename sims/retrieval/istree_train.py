@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sims.engine import Experiment, Result, rng, validate
+from sims.engine import Experiment, Result, Summary, rng, validate
 from sims.engine.cache import config_dict
 from sims.engine.divergence import check_finite
 from sims.engine.progress import bar
@@ -224,6 +224,45 @@ def generate(model: torch.nn.Module, gs: list[Graph], fmt: str, vocab: Vocab, ma
     return answer == labels, exact
 
 
+@dataclass(frozen=True)
+class IsTreeTestSet(Summary):
+    """The fresh test graphs of one size, shared by every trained model.
+
+    n: nodes; count: test graphs kept (drawn n_eval, minus those whose input occurred in any model's training);
+    seen_fraction: fraction of the drawn graphs dropped as seen in training; tree_fraction: fraction of the kept
+    graphs that are trees (what answering "tree" always would score)."""
+
+    n: int
+    count: int
+    seen_fraction: float
+    tree_fraction: float
+
+
+@dataclass(frozen=True)
+class IsTreeTrainSummary(Summary):
+    """R4: Transformer, RNN and hybrid trained on IsTree in each token format. The accuracies are the arrays acc,
+    gen_exact and tf_seq_acc, indexed [format, model, n] in the config's order of formats, models and ns.
+
+    tests: one IsTreeTestSet per n of the config's ns, in its order."""
+
+    tests: tuple[IsTreeTestSet, ...]
+
+
+def _test_sets(cfg: IsTreeTrainConfig, seen: set[bytes]) -> tuple[list[list[Graph]], tuple[IsTreeTestSet, ...]]:
+    """Fresh test graphs per n (the same set for every model, minus any input seen by any model in training)
+    and their description."""
+    tests, sets = [], []
+    for n in cfg.ns:
+        gs = graphs(cfg.family, n, cfg.n_eval, rng(cfg.seed, "eval", n))
+        fresh = [g for g in gs if _key(g) not in seen]
+        if not fresh:
+            raise validate.ConfigError(f"every test graph at n={n} also occurred in training; raise ns or n_eval.")
+        tests.append(fresh)
+        sets.append(IsTreeTestSet(n=n, count=len(fresh), seen_fraction=1 - len(fresh) / len(gs),
+                                  tree_fraction=float(np.mean([g.label for g in fresh]))))
+    return tests, tuple(sets)
+
+
 def run_istree_train(cfg: IsTreeTrainConfig) -> Result:
     single_thread()
     device = resolve_device(cfg.device)
@@ -258,15 +297,7 @@ def run_istree_train(cfg: IsTreeTrainConfig) -> Result:
                     sched.step()
                     pbar.update(1)
                 trained[i, j] = model.eval()
-    # fresh test graphs: the same set for every model, minus any input seen by any model in training
-    tests, seen_frac = [], []
-    for n in cfg.ns:
-        gs = graphs(cfg.family, n, cfg.n_eval, rng(cfg.seed, "eval", n))
-        fresh = [g for g in gs if _key(g) not in seen]
-        if not fresh:
-            raise validate.ConfigError(f"every test graph at n={n} also occurred in training; raise ns or n_eval.")
-        tests.append(fresh)
-        seen_frac.append(1 - len(fresh) / len(gs))
+    tests, test_sets = _test_sets(cfg, seen)
     with bar(F_ * M_ * N_, "istree free generation") as pbar:
         for (i, j), model in trained.items():
             fmt = cfg.formats[i]
@@ -279,27 +310,23 @@ def run_istree_train(cfg: IsTreeTrainConfig) -> Result:
                     ok = model(toks[:, :-1]).argmax(-1) == toks[:, 1:]
                     tf_seq[i, j, k] = float((ok | ~mask).all(dim=1).float().mean())
                 pbar.update(1)
-    trees = [float(np.mean([g.label for g in gs])) for gs in tests]
-    scalars = {"formats": list(cfg.formats), "models": list(cfg.models), "ns": list(cfg.ns),
-               "n_test": [len(gs) for gs in tests], "test_seen_fraction": seen_frac, "test_tree_fraction": trees}
     arrays = {"acc": acc, "gen_exact": exact, "tf_seq_acc": tf_seq, "n": np.array(cfg.ns, dtype=float)}
-    return Result("retrieval.istree_train", config_dict(cfg), scalars, arrays)
+    return Result("retrieval.istree_train", config_dict(cfg), IsTreeTrainSummary(tests=test_sets), arrays)
 
 
 def summarize_istree_train(res: Result) -> str:
-    a, s, cfg = res.arrays, res.scalars, res.config
+    a, tests, cfg = res.arrays, res.summary.tests, res.config
     lines = [f"R4 IsTree learned three ways: family {cfg['family']}, {cfg['steps']} steps per model, seed {cfg['seed']}",
              "test graphs per n (after removing inputs seen in training): "
-             + ", ".join(f"n={n}: {c} ({100 * f:.0f}% removed, {100 * t:.0f}% trees)"
-                         for n, c, f, t in zip(s["ns"], s["n_test"], s["test_seen_fraction"],
-                                               s["test_tree_fraction"])),
+             + ", ".join(f"n={t.n}: {t.count} ({100 * t.seen_fraction:.0f}% removed, {100 * t.tree_fraction:.0f}% "
+                         "trees)" for t in tests),
              "free-running greedy generation (retriever answers the model's own queries): answer accuracy "
              "[whole continuation = reference] {teacher-forced sequence accuracy, diagnostic only}",
-             f"{'format':>10} {'model':>12} " + " ".join(f"{'n=' + str(n):>20}" for n in s["ns"])]
-    for i, fmt in enumerate(s["formats"]):
-        for j, kind in enumerate(s["models"]):
+             f"{'format':>10} {'model':>12} " + " ".join(f"{'n=' + str(t.n):>20}" for t in tests)]
+    for i, fmt in enumerate(cfg["formats"]):
+        for j, kind in enumerate(cfg["models"]):
             cells = " ".join(f"{a['acc'][i, j, k]:>6.3f} [{a['gen_exact'][i, j, k]:.2f}] "
-                             f"{{{a['tf_seq_acc'][i, j, k]:.2f}}}" for k in range(len(s["ns"])))
+                             f"{{{a['tf_seq_acc'][i, j, k]:.2f}}}" for k in range(len(tests)))
             lines.append(f"{fmt:>10} {kind:>12} {cells}")
     return "\n".join(lines)
 
@@ -308,4 +335,5 @@ ISTREE_TRAIN = Experiment(paper="retrieval", name="istree_train",
                           description="R4: Transformer, RNN and hybrid trained on IsTree without CoT, with CoT and "
                                       "with retrieval-augmented CoT",
                           config_cls=IsTreeTrainConfig, presets={"quick": QUICK, "paper": PAPER},
-                          run=run_istree_train, summarize=summarize_istree_train)
+                          run=run_istree_train, summarize=summarize_istree_train,
+                          summary=IsTreeTrainSummary)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sims.engine import Experiment, Result, rng, validate
+from sims.engine import Experiment, Result, Summary, rng, validate
 from sims.engine.cache import config_dict
 from sims.engine.curves import first_crossing
 from sims.engine.divergence import check_finite
@@ -189,36 +189,106 @@ def crossover(m_eval, acc: np.ndarray, threshold: float) -> float:
     return float(x) if np.isfinite(x) else float("inf")
 
 
+@dataclass(frozen=True)
+class RnnRecall(Summary):
+    """One quantised-state RNN of the recall run (one row of the arrays acc, acc_reset and bound).
+
+    name: the model's name, "rnn<state size>"; state_size: d_key (linear RNN) or hidden units (GRU), one of the
+    config's state_sizes; state_bits: s, the bits of its state at the boundary (entries times bits per entry);
+    n_params: trainable parameters; final_loss: training cross-entropy at the last step (nats);
+    crossover: m*, the first number of pairs (interpolated on the m grid) at which its accuracy falls below the
+    threshold; inf when it never does, the grid's first m when it starts below; crossover_reset: the same with
+    its state zeroed at the boundary (the no-memory control); crossover_bound: the Fano bound's m* =
+    s / f_V(threshold), beyond which no s-bit state does better (inf when the threshold is at chance)."""
+
+    name: str
+    state_size: int
+    state_bits: int
+    n_params: int
+    final_loss: float
+    crossover: float
+    crossover_reset: float
+    crossover_bound: float
+
+
+@dataclass(frozen=True)
+class AttentionRecall(Summary):
+    """A model whose memory grows with the context (the Transformer or the hybrid): no state size, no bound.
+
+    n_params: trainable parameters; final_loss: training cross-entropy at the last step (nats);
+    crossover: m*, the first number of pairs at which its accuracy falls below the threshold (inf when it never
+    does)."""
+
+    n_params: int
+    final_loss: float
+    crossover: float
+
+
+@dataclass(frozen=True)
+class RecallSummary(Summary):
+    """R3: trained models on associative recall against the Fano bound.
+
+    rnns: one RnnRecall per state size, in the config's order (rows 0..k-1 of the arrays);
+    transformer: the Transformer (the row after the RNNs); hybrid: the RNN with one attention layer (the last
+    row); max_excess_over_bound: max over the RNNs and m of accuracy minus the Fano ceiling P*(s, m, V) for that
+    RNN's state bits (<= 0 up to sampling noise)."""
+
+    rnns: tuple[RnnRecall, ...]
+    transformer: AttentionRecall
+    hybrid: AttentionRecall
+    max_excess_over_bound: float
+
+    @property
+    def rows(self) -> list[tuple[str, RnnRecall | AttentionRecall]]:
+        """(name, summary) of every trained model in the row order of the arrays acc: the RNNs by state size,
+        then "transformer" and "hybrid"."""
+        return [(r.name, r) for r in self.rnns] + [("transformer", self.transformer), ("hybrid", self.hybrid)]
+
+    @property
+    def models(self) -> list[str]:
+        """The names of the rows of the arrays acc (see `rows`)."""
+        return [name for name, _ in self.rows]
+
+    @property
+    def state_bits(self) -> list[int]:
+        """s of each RNN, in row order."""
+        return [r.state_bits for r in self.rnns]
+
+
+def _rnn_summary(cfg: RecallConfig, size: int, model: torch.nn.Module, loss: float, acc: np.ndarray,
+                 acc_reset: np.ndarray) -> RnnRecall:
+    """The RNN of state size `size` after training: its bits, crossovers and the bound's crossover."""
+    m, bits = np.array(cfg.m_eval, dtype=float), state_bits(cfg, size)
+    return RnnRecall(name=f"rnn{size}", state_size=size, state_bits=bits, n_params=n_params(model),
+                     final_loss=loss, crossover=crossover(m, acc, cfg.threshold),
+                     crossover_reset=crossover(m, acc_reset, cfg.threshold),
+                     crossover_bound=float(critical_pairs(bits, cfg.n_values, cfg.threshold)))
+
+
 def run_recall(cfg: RecallConfig) -> Result:
     single_thread()
     device = resolve_device(cfg.device)
-    names, acc, acc_reset, bits, params, losses = [], [], [], [], [], []
+    m = np.array(cfg.m_eval, dtype=float)
+    rnns, acc, acc_reset = [], [], []
     for size in cfg.state_sizes:
         model = build(cfg, "rnn", size)
-        losses.append(train(cfg, model, cfg.rnn_steps, f"rnn{size}", device))
-        names.append(f"rnn{size}")
+        loss = train(cfg, model, cfg.rnn_steps, f"rnn{size}", device)
         acc.append(evaluate(cfg, model, device))
         acc_reset.append(evaluate(cfg, model, device, reset=True))
-        bits.append(state_bits(cfg, size))
-        params.append(n_params(model))
+        rnns.append(_rnn_summary(cfg, size, model, loss, acc[-1], acc_reset[-1]))
+    attention = {}
     for kind in ("transformer", "hybrid"):
         model = build(cfg, kind)
-        losses.append(train(cfg, model, cfg.attn_steps, kind, device))
-        names.append(kind)
+        loss = train(cfg, model, cfg.attn_steps, kind, device)
         acc.append(evaluate(cfg, model, device))
-        params.append(n_params(model))
+        attention[kind] = AttentionRecall(n_params=n_params(model), final_loss=loss,
+                                          crossover=crossover(m, acc[-1], cfg.threshold))
     acc_arr = np.array(acc)
-    m = np.array(cfg.m_eval, dtype=float)
-    bound = np.array([ar_success_upper_bound(s, m, cfg.n_values) for s in bits])
-    scalars = {
-        "models": names, "state_bits": bits, "n_params": params, "final_loss": losses,
-        "crossover": [crossover(m, a, cfg.threshold) for a in acc_arr],
-        "crossover_reset": [crossover(m, a, cfg.threshold) for a in acc_reset],
-        "crossover_bound": [float(critical_pairs(s, cfg.n_values, cfg.threshold)) for s in bits],
-        "max_excess_over_bound": float(np.max(acc_arr[:len(bits)] - bound)),
-    }
+    bound = np.array([ar_success_upper_bound(r.state_bits, m, cfg.n_values) for r in rnns])
+    summary = RecallSummary(rnns=tuple(rnns), transformer=attention["transformer"], hybrid=attention["hybrid"],
+                            max_excess_over_bound=float(np.max(acc_arr[:len(rnns)] - bound)))
     arrays = {"m": m, "acc": acc_arr, "acc_reset": np.array(acc_reset), "bound": bound}
-    return Result("retrieval.recall", config_dict(cfg), scalars, arrays)
+    return Result("retrieval.recall", config_dict(cfg), summary, arrays)
 
 
 def _fmt(x: float) -> str:
@@ -226,27 +296,26 @@ def _fmt(x: float) -> str:
 
 
 def summarize_recall(res: Result) -> str:
-    s, a, cfg = res.scalars, res.arrays, res.config
+    s, a, cfg = res.summary, res.arrays, res.config
     m = a["m"].astype(int)
     lines = [f"Associative recall (pair tokens), V={cfg['n_values']} values, {cfg['n_keys']} keys, "
              f"RNN={cfg['rnn']} with {cfg['bits']}-bit state entries, seed={cfg['seed']}",
              "", "first-query accuracy by number of pairs m:",
              f"{'model':>12} {'params':>7} " + " ".join(f"{x:>5d}" for x in m)]
-    for i, name in enumerate(s["models"]):
-        lines.append(f"{name:>12} {s['n_params'][i]:>7d} " + " ".join(f"{v:>5.2f}" for v in a["acc"][i]))
-    for i, bits in enumerate(s["state_bits"]):
-        lines.append(f"{'P*(s=' + str(bits) + ')':>12} {'':>7} " + " ".join(f"{v:>5.2f}" for v in a["bound"][i]))
+    for (name, model), row in zip(s.rows, a["acc"]):
+        lines.append(f"{name:>12} {model.n_params:>7d} " + " ".join(f"{v:>5.2f}" for v in row))
+    for rnn, row in zip(s.rnns, a["bound"]):
+        lines.append(f"{'P*(s=' + str(rnn.state_bits) + ')':>12} {'':>7} " + " ".join(f"{v:>5.2f}" for v in row))
     thr = cfg["threshold"]
     lines += ["", f"crossover table: m* = first number of pairs with accuracy < {thr} "
               f"(bound: s / f_V({thr}) = no s-bit state can do better beyond it)",
               f"{'model':>12} {'state bits':>10} {'m* measured':>12} {'m* bound':>9} {'m* state reset':>15}"]
-    for i, name in enumerate(s["models"]):
-        if i < len(s["state_bits"]):
-            lines.append(f"{name:>12} {s['state_bits'][i]:>10d} {_fmt(s['crossover'][i]):>12} "
-                         f"{s['crossover_bound'][i]:>9.1f} {_fmt(s['crossover_reset'][i]):>15}")
-        else:
-            lines.append(f"{name:>12} {'context':>10} {_fmt(s['crossover'][i]):>12} {'-':>9} {'-':>15}")
-    lines.append(f"\nlargest RNN accuracy minus its bound over all m: {s['max_excess_over_bound']:+.3f} "
+    for r in s.rnns:
+        lines.append(f"{r.name:>12} {r.state_bits:>10d} {_fmt(r.crossover):>12} "
+                     f"{r.crossover_bound:>9.1f} {_fmt(r.crossover_reset):>15}")
+    for name, model in s.rows[len(s.rnns):]:
+        lines.append(f"{name:>12} {'context':>10} {_fmt(model.crossover):>12} {'-':>9} {'-':>15}")
+    lines.append(f"\nlargest RNN accuracy minus its bound over all m: {s.max_excess_over_bound:+.3f} "
                  "(must be <= 0 up to sampling noise)")
     return "\n".join(lines)
 
@@ -255,4 +324,4 @@ RECALL = Experiment(paper="retrieval", name="recall",
                     description="R3: Transformer, hybrid and quantised-state RNNs trained on associative recall; "
                                 "crossover number of pairs per state size against the Fano bound",
                     config_cls=RecallConfig, presets={"quick": QUICK, "paper": PAPER},
-                    run=run_recall, summarize=summarize_recall)
+                    run=run_recall, summarize=summarize_recall, summary=RecallSummary)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sims.engine import Experiment, Result, rng, validate
+from sims.engine import Experiment, Result, Summary, rng, validate
 from sims.engine.cache import config_dict
 from theory.retrieval import ar_prefix_store_success, ar_success_upper_bound
 
@@ -49,6 +49,27 @@ PAPER = StreamingConfig(n_keys=256, s_bits=(64, 128, 256, 512, 1024), m_eval=(2,
                         n_eval=100_000)
 
 
+@dataclass(frozen=True)
+class StreamingSummary(Summary):
+    """R1: exact s-bit streaming agents over the grid of state sizes s (config s_bits) and numbers of pairs m
+    (config m_eval), each point over n_eval sampled instances.
+
+    max_excess_over_bound: max over (s, m) of the s-bit agent's accuracy minus the Fano ceiling P*(s, m, V)
+    (<= 0 up to sampling noise); cheat_max_excess_over_bound: the same for the agent that stores
+    cheat_factor * s bits while checked against s (the control: must exceed the ceiling);
+    max_z_excess_over_bound: max over (s, m) of the s-bit agent's excess in standard errors of an n_eval-sample
+    mean at the ceiling; max_formula_gap: max over (s, m) of |accuracy - the agent's exact success formula|;
+    full_context_min_acc: the full-context agent's lowest accuracy over m (1 when it keeps every pair);
+    pair_bits: bits one stored (key, value) pair takes, ceil(log2 n_keys) + ceil(log2 V)."""
+
+    max_excess_over_bound: float
+    cheat_max_excess_over_bound: float
+    max_z_excess_over_bound: float
+    max_formula_gap: float
+    full_context_min_acc: float
+    pair_bits: int
+
+
 def run_streaming(cfg: StreamingConfig) -> Result:
     S, M, V = len(cfg.s_bits), len(cfg.m_eval), cfg.n_values
     acc, cheat, used = np.zeros((S, M)), np.zeros((S, M)), np.zeros((S, M), dtype=np.int64)
@@ -68,22 +89,21 @@ def run_streaming(cfg: StreamingConfig) -> Result:
     bound = ar_success_upper_bound(s * np.ones_like(m), m * np.ones_like(s), V)
     formula = ar_prefix_store_success(s, m, V, key_bits=pair_bits(cfg.n_keys, V) - int(np.ceil(np.log2(V))))
     se = np.sqrt(np.clip(bound * (1 - bound), 1e-12, None) / cfg.n_eval)
-    scalars = {
-        "max_excess": float(np.max(acc - bound)), "max_excess_cheat": float(np.max(cheat - bound)),
-        "max_z_excess": float(np.max((acc - bound) / np.maximum(se, 1.0 / cfg.n_eval))),
-        "max_formula_gap": float(np.max(np.abs(acc - formula))),
-        "full_min_acc": float(full.min()), "pair_bits": pair_bits(cfg.n_keys, V),
-    }
+    summary = StreamingSummary(
+        max_excess_over_bound=float(np.max(acc - bound)), cheat_max_excess_over_bound=float(np.max(cheat - bound)),
+        max_z_excess_over_bound=float(np.max((acc - bound) / np.maximum(se, 1.0 / cfg.n_eval))),
+        max_formula_gap=float(np.max(np.abs(acc - formula))),
+        full_context_min_acc=float(full.min()), pair_bits=pair_bits(cfg.n_keys, V))
     arrays = {"m": m, "s_bits": s[:, 0], "acc": acc, "acc_cheat": cheat, "acc_full": full, "bound": bound,
               "formula": formula, "bits_used": used}
-    return Result("retrieval.streaming", config_dict(cfg), scalars, arrays)
+    return Result("retrieval.streaming", config_dict(cfg), summary, arrays)
 
 
 def summarize_streaming(res: Result) -> str:
-    a, s, cfg = res.arrays, res.scalars, res.config
+    a, s, cfg = res.arrays, res.summary, res.config
     head = f"{'agent':>24} " + " ".join(f"{int(x):>6d}" for x in a["m"])
     lines = [f"R1 streaming agents on associative recall: V={cfg['n_values']}, {cfg['n_keys']} keys, "
-             f"{cfg['n_eval']} instances per point, {s['pair_bits']} bits per stored pair", "",
+             f"{cfg['n_eval']} instances per point, {s.pair_bits} bits per stored pair", "",
              "accuracy by number of pairs m:", head,
              f"{'full context':>24} " + " ".join(f"{v:>6.3f}" for v in a["acc_full"])]
     for i, sb in enumerate(a["s_bits"]):
@@ -92,9 +112,9 @@ def summarize_streaming(res: Result) -> str:
         cheat_label = f"  cheat ({cfg['cheat_factor']}x bits)"
         lines.append(f"{cheat_label:>24} "
                      + " ".join(f"{v:>6.3f}" for v in a["acc_cheat"][i]))
-    lines += ["", f"max accuracy - bound: {s['max_excess']:+.4f} (must be <= 0 up to noise); "
-              f"cheating agent: {s['max_excess_cheat']:+.4f} (must trip the check)",
-              f"max |accuracy - exact formula|: {s['max_formula_gap']:.4f}"]
+    lines += ["", f"max accuracy - bound: {s.max_excess_over_bound:+.4f} (must be <= 0 up to noise); "
+              f"cheating agent: {s.cheat_max_excess_over_bound:+.4f} (must trip the check)",
+              f"max |accuracy - exact formula|: {s.max_formula_gap:.4f}"]
     return "\n".join(lines)
 
 
@@ -102,4 +122,5 @@ STREAMING = Experiment(paper="retrieval", name="streaming",
                        description="R1: exact s-bit streaming agents vs the full-context agent on associative "
                                    "recall, against the Fano bound",
                        config_cls=StreamingConfig, presets={"quick": QUICK, "paper": PAPER},
-                       run=run_streaming, summarize=summarize_streaming)
+                       run=run_streaming, summarize=summarize_streaming,
+                       summary=StreamingSummary)
