@@ -2,7 +2,9 @@
 
 `CausalTransformer` is a decoder-only, pre-LayerNorm Transformer with learned positions, sized for
 CPU-scale experiments and unchanged on a GPU. Build it inside `torch_layer.seeded(...)` for a
-deterministic initialisation.
+deterministic initialisation. `CausalTransformer.forward_cached` is the incremental path used by the language-model
+decoders (`sims.engine.lm`): it keeps each layer's keys and values, takes explicit positions and a mask of padded
+positions, and leaves `forward` (the training path of the knapsack and retrieval papers) untouched.
 """
 from __future__ import annotations
 
@@ -33,6 +35,19 @@ class CausalSelfAttention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         return self.out(y.transpose(1, 2).reshape(b, t, d))
 
+    def forward_cached(self, h: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None,
+                       attn_mask: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Attention of the new positions h [B, T, d] over the cached keys/values `past` ([B, heads, L0, d_head]
+        each, or None) and their own; attn_mask [B, 1, T, L0 + T] is True where a query may attend a key.
+        Returns the output [B, T, d] and the extended (keys, values)."""
+        b, t, d = h.shape
+        q, k, v = self.qkv(h).view(b, t, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        if past is not None:
+            k = torch.cat([past[0], k], dim=2)
+            v = torch.cat([past[1], v], dim=2)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        return self.out(y.transpose(1, 2).reshape(b, t, d)), (k, v)
+
 
 class Block(nn.Module):
     """Pre-LN residual block: h + attn(LN(h)), then h + MLP(LN(h))."""
@@ -47,6 +62,13 @@ class Block(nn.Module):
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         h = h + self.attn(self.ln1(h))
         return h + self.mlp(self.ln2(h))
+
+    def forward_cached(self, h: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None,
+                       attn_mask: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """The block on new positions only, attending over cached keys/values (see CausalSelfAttention)."""
+        a, kv = self.attn.forward_cached(self.ln1(h), past, attn_mask)
+        h = h + a
+        return h + self.mlp(self.ln2(h)), kv
 
 
 class CausalTransformer(nn.Module):
@@ -94,3 +116,41 @@ class CausalTransformer(nn.Module):
         if select is not None:
             h = h[select]
         return self.head(self.ln_f(h))
+
+    def forward_cached(self, tokens: torch.Tensor, cache: list | None = None,
+                       positions: torch.Tensor | None = None, key_mask: torch.Tensor | None = None,
+                       keep: int | None = None) -> tuple[torch.Tensor, list]:
+        """Incremental forward: logits of the new tokens [B, T] given the keys/values of earlier ones.
+
+        cache: what the previous call returned (one (keys, values) pair per block), or None to start;
+        positions [B, T]: position ids of the new tokens (default: continuing 0, 1, ... after the cache);
+        key_mask [B, L0 + T]: False at padding positions, which no other position attends to (default: all True);
+        keep: return only the last `keep` positions' logits. Returns (logits [B, T or keep, vocab], new cache).
+        Computes the same function as `forward` up to float rounding (the attention mask is explicit here).
+        """
+        b, t = tokens.shape
+        past_len = 0 if cache is None else cache[0][0].shape[2]
+        if positions is None:
+            positions = torch.arange(past_len, past_len + t, device=tokens.device).expand(b, t)
+        if t == 0:
+            raise ConfigError("tokens must hold at least one new position; got none.")
+        if int(positions.max()) >= self.max_len:
+            raise ConfigError(f"position {int(positions.max())} exceeds max_len={self.max_len}.")
+        total = past_len + t
+        if key_mask is None:
+            key_mask = torch.ones(b, total, dtype=torch.bool, device=tokens.device)
+        if key_mask.shape != (b, total):
+            raise ConfigError(f"key_mask must have shape {(b, total)}; got {tuple(key_mask.shape)}.")
+        query_at = torch.arange(past_len, total, device=tokens.device)[:, None]
+        key_at = torch.arange(total, device=tokens.device)[None, :]
+        # a query sees earlier real tokens and always itself (so a padding query is never fully masked)
+        allowed = (key_at <= query_at) & (key_mask[:, None, :] | (key_at == query_at))
+        attn_mask = allowed[:, None, :, :]
+        h = self.tok(tokens) + self.pos(positions)
+        new_cache = []
+        for i, block in enumerate(self.blocks):
+            h, kv = block.forward_cached(h, None if cache is None else cache[i], attn_mask)
+            new_cache.append(kv)
+        if keep is not None:
+            h = h[:, t - keep:]
+        return self.head(self.ln_f(h)), new_cache
