@@ -165,6 +165,12 @@ def test_the_reported_cases_answer_with_a_sentence(argv, says):
     ("sims.lm", ["--seed", "-1"]),
     ("sims.lm", ["--lr", "1,,"]),
     ("sims.lm", ["tiny", "--top-p", "0"]),
+    ("sims.lm", ["tiny", "--cache", "/proc/x"]),
+    ("sims.lm", ["chat", "--cache", "/proc/x", "--prompt", "hi"]),
+    ("sims.lm", ["chat", "--dtype", "float64", "--prompt", "hi"]),
+    ("sims.lm", ["bench", "--model", "tiny", "--tokens", "0"]),
+    ("sims.grokking", ["sparse", "--d", str(2**63 - 1), "--no-figure", "--out", str(SCRATCH / "o"),
+                       "--cache", str(SCRATCH / "c")]),                  # accepted, but no memory holds it
     ("benchmarks/sde_ou.py", ["--repeats", "0"]),
     ("benchmarks/sde_ou.py", ["--out", "/proc/x/r.json"]),
 ])

@@ -128,9 +128,14 @@ def test_cache_key_follows_the_code_it_depends_on(tmp_path, monkeypatch):
     a3, b3 = fingerprints()
     assert a3 != a2 and b3 != b1
     (sims_dir / "engine" / "lm").mkdir()
-    (sims_dir / "engine" / "lm" / "train.py").write_text("w = 1\n")      # an engine subpackage counts too
+    (sims_dir / "engine" / "lm" / "__init__.py").write_text("")
+    (sims_dir / "engine" / "lm" / "train.py").write_text("w = 1\n")
+    (sims_dir / "paper_b.py").write_text("from sims.engine.lm import train\n")   # only paper_b uses the subpackage
     a4, b4 = fingerprints()
-    assert a4 != a3 and b4 != b3
+    assert a4 == a3 and b4 != b3
+    (sims_dir / "engine" / "lm" / "train.py").write_text("w = 2\n")
+    a5, b5 = fingerprints()
+    assert a5 == a4 and b5 != b4
     cache.code_fingerprint.cache_clear()
 
 
@@ -363,6 +368,9 @@ def test_map_runs_workers_end_when_their_parent_is_killed(tmp_path):
 
 _INTERRUPTED_SCRIPT = _SWEEP_SCRIPT.replace(
     "    map_runs(nap, [(i, sys.argv[1]) for i in range(4)], 2)",
+    "    import signal\n"
+    "    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal: a shell that started the\n"
+    "    # tests in the background (nohup, &) passes SIGINT on as ignored, and Python then installs no handler\n"
     "    from sims.engine.cli import guarded\n"
     "    sys.exit(guarded(lambda: map_runs(nap, [(i, sys.argv[1]) for i in range(4)], 2) and 0))")
 

@@ -415,7 +415,7 @@ def test_unknown_model_folder_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="model folder"):
         pretrained.load_folder(tmp_path)
     with pytest.raises(ConfigError, match="dtype"):
-        pretrained._dtype("int8", torch.device("cpu"))
+        pretrained.resolve_dtype("int8", torch.device("cpu"))
 
 
 @pytest.mark.slow

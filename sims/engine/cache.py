@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any, Callable
 
 from . import results
 from .executor import map_runs
-from .summary import Summary
+from .summary import Summary, SummaryError, encode
 
 # Bump when a change to the simulations makes old cached results wrong. 2: results hold a typed "summary".
 CACHE_VERSION = 2
@@ -43,7 +44,7 @@ def active() -> tuple[Path, bool] | None:
 
 def config_dict(config: Any) -> dict[str, Any]:
     """A plain dict of a config dataclass (tuples become lists)."""
-    return json.loads(json.dumps(results._jsonable(dataclasses.asdict(config))))
+    return json.loads(json.dumps(encode(dataclasses.asdict(config))))
 
 
 _SIMS = Path(__file__).resolve().parents[1]
@@ -51,14 +52,19 @@ _SIMS = Path(__file__).resolve().parents[1]
 
 @lru_cache(maxsize=None)
 def code_fingerprint(paper: str) -> str:
-    """Hash of the source a paper's results depend on: sims/engine/ with its subpackages (language models, ...),
-    sims/<paper>(.py or package) and theory/<paper>.py (those that exist)."""
-    files = sorted(_SIMS.joinpath("engine").rglob("*.py"))
+    """Hash of the source a paper's results depend on: the top-level modules of sims/engine/, each engine
+    subpackage (e.g. `lm`) that the paper's code imports, sims/<paper>(.py or package) and theory/<paper>.py (those
+    that exist). An edit to a subpackage no paper module names leaves that paper's cached results valid."""
     package = _SIMS / paper
-    files += sorted(package.rglob("*.py")) if package.is_dir() else []
-    files += [f for f in (_SIMS / f"{paper}.py", _SIMS.parent / "theory" / f"{paper}.py") if f.is_file()]
+    own = sorted(package.rglob("*.py")) if package.is_dir() else []
+    own += [f for f in (_SIMS / f"{paper}.py", _SIMS.parent / "theory" / f"{paper}.py") if f.is_file()]
+    files = sorted(_SIMS.joinpath("engine").glob("*.py"))
+    source = "\n".join(f.read_text() for f in own)
+    for sub in sorted(p for p in _SIMS.joinpath("engine").iterdir() if (p / "__init__.py").is_file()):
+        if re.search(rf"engine\.{sub.name}\b|engine import [^\n]*\b{sub.name}\b", source):
+            files += sorted(sub.rglob("*.py"))
     digest = hashlib.sha256()
-    for f in files:
+    for f in files + own:
         digest.update(f.relative_to(_SIMS.parent).as_posix().encode())
         digest.update(f.read_bytes())
     return digest.hexdigest()[:16]
@@ -83,9 +89,17 @@ def path_for(experiment: str, config: Any, root: Path | None = None) -> Path:
 
 
 def _checked(experiment: str, res: results.Result, summary: type[Summary] | None) -> results.Result:
-    if summary is not None and not isinstance(res.summary, summary):
+    """The fresh result with its summary passed through JSON and back: a field of the wrong type fails here, where
+    the run wrote it, not at a later read of the cache, and a fresh result equals what the cache will give."""
+    if summary is None:
+        return res
+    if not isinstance(res.summary, summary):
         raise TypeError(f"{experiment}: the run returned a summary of type {type(res.summary).__name__}, "
                         f"not the declared {summary.__name__}.")
+    try:
+        res.summary = summary.from_json(json.loads(json.dumps(res.summary.to_json())))
+    except SummaryError as err:
+        raise TypeError(f"{experiment}: the run's summary does not match its declared types: {err}") from None
     return res
 
 

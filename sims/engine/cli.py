@@ -157,7 +157,8 @@ def draw_figure(exp: Experiment, result: results.Result, out: Path) -> list[Path
 def guarded(body: Callable[[], int]) -> int:
     """Run a command's body so that it ends in one of four ways, never a traceback for a user's mistake: its own
     exit code (0 on success), 2 with one sentence for a bad parameter or path (ConfigError), 3 for a divergence
-    the run detected (DivergenceError), 130 on Ctrl-C (every finished run is already in the cache)."""
+    the run detected (DivergenceError), 130 on Ctrl-C (every finished run is already in the cache). A run whose
+    sizes the config accepted but no memory can hold is also a one-sentence exit 2."""
     try:
         return body()
     except ConfigError as err:
@@ -170,6 +171,22 @@ def guarded(body: Callable[[], int]) -> int:
         print("interrupted: the runs that finished are kept in the cache; the same command resumes from them.",
               file=sys.stderr)
         return 130
+    except (MemoryError, ValueError, RuntimeError) as err:
+        if not _out_of_memory(err):
+            raise
+        print(f"error: the run asks for more memory than this machine has ({str(err).splitlines()[0][:160]}); "
+              "choose smaller sizes.", file=sys.stderr)
+        return 2
+
+
+def _out_of_memory(err: BaseException) -> bool:
+    """Whether `err` is an allocation that cannot be made: numpy's MemoryError or 'array is too big', torch's
+    'can't allocate memory' or a storage size that overflows (sizes a config accepted but no machine holds)."""
+    if isinstance(err, MemoryError):
+        return True
+    text = str(err)
+    return ("array is too big" in text or "can't allocate memory" in text
+            or "Storage size calculation overflowed" in text)
 
 
 def main(paper: str, experiments: Sequence[Experiment], default: str | Sequence[str], doc: str,

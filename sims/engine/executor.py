@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -45,7 +46,11 @@ def _exit_when_orphaned(parent: int, every: float) -> None:
 
 
 def _start_worker(parent: int) -> None:
-    """Initializer of each worker: a watchdog thread on the parent, then one torch thread."""
+    """Initializer of each worker: Ctrl-C ignored (it reaches the whole process group; the parent alone handles it
+    and ends the workers, which must not be interrupted while they write a result to the pool's queue: a worker
+    killed in that write would leave the pool's reader waiting forever), a watchdog thread on the parent, then one
+    torch thread."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_when_orphaned, args=(parent, PARENT_POLL_S), daemon=True,
                      name="exit-when-orphaned").start()
     _one_thread()
@@ -86,11 +91,17 @@ def map_runs(fn: Callable[..., Any], calls: Iterable[Sequence[Any]], workers: in
         try:
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
+                failed = None
+                for future in done:  # every finished run of the batch is passed on before an error is raised
                     i = pending.pop(future)
+                    if future.exception() is not None:
+                        failed = failed or future
+                        continue
                     out[i] = future.result()
                     if on_done is not None:
                         on_done(i, out[i])
+                if failed is not None:
+                    failed.result()
         except BaseException:
             _stop_workers(pool)
             raise

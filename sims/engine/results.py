@@ -6,7 +6,6 @@ and renamed into place, so an interrupted write never leaves a half file behind.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import tempfile
@@ -16,25 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .summary import Summary
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Summary):
-        return value.to_json()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _jsonable(dataclasses.asdict(value))
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None if np.isnan(value) else ("inf" if value > 0 else "-inf")
-    return value
+from .summary import Summary, encode
 
 
 @dataclass
@@ -54,7 +35,9 @@ class Result:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
+    """Call write(binary file handle) on a temporary file beside `path`, then rename it into place: a reader sees
+    the old file or the whole new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -71,19 +54,19 @@ def _atomic_write(path: Path, write) -> None:
 
 def write_text(path: Path, text: str) -> None:
     """Write a text file atomically (UTF-8): a reader sees the old file or the whole new one, never a part."""
-    _atomic_write(Path(path), lambda fh: fh.write(text.encode()))
+    atomic_write(Path(path), lambda fh: fh.write(text.encode()))
 
 
 def write_json(path: Path, obj: Any, sort_keys: bool = True) -> None:
     """Write JSON atomically (keys sorted unless sort_keys=False)."""
-    write_text(path, json.dumps(_jsonable(obj), indent=2, sort_keys=sort_keys))
+    write_text(path, json.dumps(encode(obj), indent=2, sort_keys=sort_keys))
 
 
 def save(result: Result, directory: Path) -> Path:
     """Write `result` into `directory` atomically (arrays first, JSON last)."""
     directory = Path(directory)
     arrays = {k: np.asarray(v) for k, v in result.arrays.items()}
-    _atomic_write(directory / "arrays.npz", lambda fh: np.savez_compressed(fh, **arrays))
+    atomic_write(directory / "arrays.npz", lambda fh: np.savez_compressed(fh, **arrays))
     write_json(directory / "result.json", {
         "experiment": result.experiment,
         "config": result.config,

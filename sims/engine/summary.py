@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from typing import Any, Mapping
 
-__all__ = ["Summary", "SummaryError", "undocumented_fields"]
+__all__ = ["Summary", "SummaryError", "encode", "undocumented_fields"]
 
 _T = typing.TypeVar("_T", bound="Summary")
 
@@ -34,7 +35,7 @@ class Summary:
 
     def to_json(self) -> dict[str, Any]:
         """The summary as JSON-able data (NaN as None, infinities as "inf"/"-inf")."""
-        return _encode(self)
+        return encode(self)
 
     @classmethod
     def from_json(cls: type[_T], data: Mapping[str, Any]) -> _T:
@@ -42,15 +43,17 @@ class Summary:
         return _decode(cls, data, cls.__name__)
 
 
-def _encode(value: Any) -> Any:
+def encode(value: Any) -> Any:
+    """`value` as JSON-able data: dataclasses and mappings as objects, sequences and numpy arrays as lists, NaN as
+    None and infinities as "inf"/"-inf" (JSON has neither)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
-        return {str(k): _encode(v) for k, v in value.items()}
+        return {str(k): encode(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_encode(v) for v in value]
+        return [encode(v) for v in value]
     if hasattr(value, "tolist"):  # numpy arrays and scalars
-        return _encode(value.tolist())
+        return encode(value.tolist())
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
     return value
@@ -147,7 +150,7 @@ def undocumented_fields(cls: type) -> list[str]:
             doc = ""
         hints = _hints(c)
         for f in dataclasses.fields(c):
-            if f"{f.name}:" not in doc:
+            if not re.search(rf"(?<![\w.]){re.escape(f.name)}:", doc):
                 out.append(f"{c.__name__}.{f.name}")
             todo.extend(_nested(hints[f.name]))
     return out

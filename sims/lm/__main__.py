@@ -85,7 +85,7 @@ def _tiny_config(args: argparse.Namespace):
 def _check_sampling_args(args: argparse.Namespace) -> None:
     from sims.engine.lm import decode
 
-    decode._check_sampling(args.temperature, args.top_p)
+    decode.check_sampling(args.temperature, args.top_p)
     validate.positive_int("max_new_tokens", args.max_new_tokens)
     validate.seed("sample_seed", args.sample_seed)
 
@@ -109,6 +109,7 @@ def run_tiny(args: argparse.Namespace) -> int:
 
     config = _tiny_config(args)
     _check_sampling_args(args)
+    _writable_cache(args)
     trained = train_tiny_lm(config, root=args.cache, refresh=args.refresh, max_steps=args.max_steps)
     if not trained.finished:
         print(f"trained {trained.step} of {config.steps} steps in this call ({trained.wall_s:.1f} s so far); run "
@@ -149,9 +150,21 @@ def _sample_past_max_len(lm, ids: list[int], args: argparse.Namespace) -> tuple[
     return out, time.perf_counter() - start
 
 
+def _writable_cache(args: argparse.Namespace) -> None:
+    """The cache folder checked before any training or model conversion writes to it (one sentence if not)."""
+    from sims.engine import cache
+
+    validate.writable_dir("--cache", args.cache if args.cache is not None else cache.default_root())
+
+
 def _load(args: argparse.Namespace):
     from sims.engine.lm import pretrained
 
+    from sims.engine.torch_layer import resolve_device
+
+    pretrained.resolve_dtype(args.dtype, resolve_device(args.device))  # a bad --device or --dtype before a slow load
+    if args.model == "smollm2" and not args.no_cache:
+        _writable_cache(args)
     start = time.perf_counter()
     if args.model == "smollm2":
         lm = pretrained.load_smollm2(args.device, args.dtype, cache=not args.no_cache, root=args.cache)
@@ -195,11 +208,11 @@ def run_bench(args: argparse.Namespace) -> int:
     """Greedy decoding speed with and without the KV cache on the same prompt."""
     from sims.engine.lm import decode
 
-    if args.tokens < 1:
-        raise ConfigError(f"tokens must be an integer >= 1; got {args.tokens}.")
+    validate.positive_int("tokens", args.tokens)
     if args.model == "tiny":
         from sims.engine.lm.train import QUICK, train_tiny_lm
 
+        _writable_cache(args)
         lm = train_tiny_lm(QUICK, root=args.cache).lm
         ids = lm.encode(args.prompt if args.prompt is not None else "ROMEO\n")
     else:

@@ -54,7 +54,8 @@ def pad_left(seqs: Sequence[Sequence[int]], pad_id: int, device=None) -> tuple[t
     return tokens.to(device), mask.to(device)
 
 
-def _check_sampling(temperature: float, top_p: float) -> None:
+def check_sampling(temperature: float, top_p: float) -> None:
+    """A ConfigError naming the parameter unless temperature is finite and >= 0 and top_p lies in (0, 1]."""
     if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature >= 0):
         raise ConfigError(f"temperature must be a finite number >= 0 (0 = greedy); got {temperature!r}.")
     if not (isinstance(top_p, (int, float)) and 0 < top_p <= 1):
@@ -64,7 +65,7 @@ def _check_sampling(temperature: float, top_p: float) -> None:
 def top_p_mask(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     """Nucleus of each row of probs [B, V]: True on the smallest set of most likely tokens whose total mass is
     >= top_p (ties in probability broken by token id, lower first)."""
-    _check_sampling(0.0, top_p)
+    check_sampling(0.0, top_p)
     order = torch.sort(probs, dim=-1, descending=True, stable=True)
     mass_before = order.values.cumsum(-1) - order.values
     keep_sorted = mass_before < top_p
@@ -75,7 +76,7 @@ def top_p_mask(probs: torch.Tensor, top_p: float) -> torch.Tensor:
 def sampling_distribution(logits: torch.Tensor, temperature: float = 1.0, top_p: float = 1.0) -> torch.Tensor:
     """The distribution [B, V] (float32) a sampler draws from: softmax(logits / temperature) restricted to the
     top-p nucleus and renormalised; temperature 0 gives the one-hot of the argmax (greedy)."""
-    _check_sampling(temperature, top_p)
+    check_sampling(temperature, top_p)
     logits = logits.float()
     if temperature == 0:
         return F.one_hot(logits.argmax(-1), logits.shape[-1]).float()
@@ -128,7 +129,7 @@ def generate(model: CausalLM, prompts: Sequence[Sequence[int]], max_new_tokens: 
     """
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
         raise ConfigError(f"max_new_tokens must be an integer >= 1; got {max_new_tokens!r}.")
-    _check_sampling(temperature, top_p)
+    check_sampling(temperature, top_p)
     prompts = _check_ids("prompts", prompts, model.vocab_size, allow_empty=False)
     longest = max(len(p) for p in prompts)
     if longest + max_new_tokens > model.max_len:

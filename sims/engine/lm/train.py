@@ -5,7 +5,8 @@
 (nats per character with the character tokenizer) beside the unigram entropy of the validation text.
 
 The checkpoint folder is keyed by the config and the code (`cache.key("lm.tiny", config)`, which fingerprints the
-engine with its subpackages and `sims/lm/`), combined with a fingerprint of the corpus text: a finished model is never retrained, and an interrupted training resumes from its last partial
+engine's top-level modules, this subpackage (which `sims/lm/` imports) and `sims/lm/`), combined with a fingerprint
+of the corpus text: a finished model is never retrained, and an interrupted training resumes from its last partial
 checkpoint (weights, optimizer, batch-sampler state and history), giving the same weights as an uninterrupted run.
 Files are written atomically (temporary file, then rename); `train.json` is written last and marks a finished model.
 """
@@ -15,8 +16,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,16 +149,7 @@ def checkpoint_dir(config: TinyLMConfig, root: Path | None = None) -> Path:
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    results.atomic_write(path, lambda fh: torch.save(obj, fh))
 
 
 def _net_kwargs(config: TinyLMConfig, vocab_size: int) -> dict[str, int]:
