@@ -28,6 +28,7 @@ import numpy as np
 
 from sims.engine import Experiment, Result, Summary, rng, validate
 from sims.engine.cache import config_dict
+from sims.engine.progress import bar
 from sims.engine.torch_layer import generator, single_thread
 from theory import specdec as theory
 
@@ -199,6 +200,7 @@ def lm_case(cfg: ExactConfig) -> tuple[ExactCase, float]:
     prompt = validation_prompts(pair, 1, cfg.prompt_len, rng(cfg.seed, "exact", "prompt"))[0]
     law = first_tokens_law(pair.target_lm, prompt, k)
     modes, ratio = {}, float("nan")
+    progress = bar(len(MODES) * cfg.lm_rows, "specdec.exact (tiny pair)", unit="seq")
     for mode in MODES:
         tokens, accepts, predicted = [], 0, 0.0
         for i, start in enumerate(range(0, cfg.lm_rows, cfg.lm_batch)):
@@ -208,9 +210,11 @@ def lm_case(cfg: ExactConfig) -> tuple[ExactCase, float]:
             tokens += run.tokens
             accepts += run.accepts
             predicted += run.predicted_accepts
+            progress.update(rows)
         modes[mode] = goodness_of_fit(prefix_counts(tokens, k, pair.target_lm.vocab_size), law)
         if mode == "exact":
             ratio = accepts / predicted
+    progress.close()
     return ExactCase(k=k, gamma=gamma, modes=modes), ratio
 
 

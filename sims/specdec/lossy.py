@@ -21,6 +21,7 @@ import torch
 from sims.engine import Experiment, Result, Summary, rng, validate
 from sims.engine.cache import config_dict
 from sims.engine.lm.decode import generate, next_token_logprobs
+from sims.engine.progress import bar
 from sims.engine.torch_layer import generator, single_thread
 from theory import specdec as theory
 
@@ -164,10 +165,22 @@ def run_lossy(cfg: LossyConfig) -> Result:
     pair = load_pair(cfg.pair, device=cfg.device)
     prompts = validation_prompts(pair, cfg.rows, cfg.prompt_len, rng(cfg.seed, "lossy", "prompts"))
     p, q = target_contexts(pair, prompts, cfg.new_tokens, cfg.seed)
-    kinds = {kind: {eps_key(e): lossy_point(pair, prompts, p, q, kind, e, cfg) for e in cfg.epsilons}
-             for kind in cfg.kinds}
-    at_one = chi_test(pair, cfg, 1.0) if cfg.chi_rows else None
-    at_lossy = chi_test(pair, cfg, cfg.chi_epsilon) if cfg.chi_rows else None
+    progress = bar(len(cfg.kinds) * len(cfg.epsilons) + (2 if cfg.chi_rows else 0), "specdec.lossy", unit="setting")
+    try:
+        kinds = {}
+        for kind in cfg.kinds:
+            kinds[kind] = {}
+            for e in cfg.epsilons:
+                kinds[kind][eps_key(e)] = lossy_point(pair, prompts, p, q, kind, e, cfg)
+                progress.update(1)
+        at_one = at_lossy = None
+        if cfg.chi_rows:
+            at_one = chi_test(pair, cfg, 1.0)
+            progress.update(1)
+            at_lossy = chi_test(pair, cfg, cfg.chi_epsilon)
+            progress.update(1)
+    finally:
+        progress.close()
     return Result("specdec.lossy", config_dict(cfg), LossySummary(kinds=kinds, exact_at_one=at_one,
                                                                  exact_at_lossy=at_lossy), {})
 

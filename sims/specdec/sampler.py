@@ -1,14 +1,15 @@
 """Speculative decoding for any pair of `CausalLM`s (Leviathan et al. 2023, Algorithm 1; Chen et al. 2023),
-batched over sequences with KV caches.
+batched over sequences with KV caches. (Algorithm and section numbers of those papers are cited from secondary
+texts, not checked against the papers.)
 
 One block, per row: the draft proposes gamma tokens x_1..x_gamma, each drawn from its sampling distribution q
 (`decode.sampling_distribution` at the run's temperature and top_p) given the tokens before it; the target scores
 all gamma + 1 prefixes in one forward pass, giving p at each; x_i is accepted with probability
-min(1, p(x_i)/q(x_i)) (min(1, f(p(x_i), eps)/q(x_i)) with a lenience function f, DistillSpec section 3 /
+min(1, p(x_i)/q(x_i)) (min(1, f(p(x_i), eps)/q(x_i)) with a lenience function f, DistillSpec's lossy variant /
 `theory.specdec.lenience`). At the first rejection the token is replaced by a draw from the residual
 norm(max(0, p - q)) and the block ends; when all gamma are accepted a bonus token is drawn from p at position
-gamma + 1. Every emitted token then has the target's law given its prefix (Leviathan et al. Appendix A.1; Chen
-et al. Thm 1). Two deliberately wrong variants serve as negative controls for the tests: "no_correction"
+gamma + 1. Every emitted token then has the target's law given its prefix (Leviathan et al.; Chen
+et al.; checked by chi-square in `sims.specdec.exact`). Two deliberately wrong variants serve as negative controls for the tests: "no_correction"
 replaces a rejected token by a fresh draft sample (Leviathan et al.'s residual omitted), "draft_bonus" draws the
 bonus token from the draft (exact for the first gamma tokens of a block, wrong after).
 
@@ -57,7 +58,7 @@ class SpeculativeRun:
     by the end; the choice depends on the past only, so the mean is unbiased). attempts / accepts: accept-or-reject
     decisions made and how many accepted (all rows and blocks). predicted_accepts: the sum over those decisions of
     the acceptance probability given the prefix, sum_x min(q(x), f(p(x))) (= 1 - TV(p, q) for exact decoding;
-    Leviathan et al. Def. 3.1 / Thm 3.5); predicted_lossless: the same sum of 1 - TV(p, q), what lossless decoding
+    Leviathan et al.); predicted_lossless: the same sum of 1 - TV(p, q), what lossless decoding
     would accept at those positions (equal to predicted_accepts without lenience). target_calls / draft_calls: forward passes (a batch counts once).
     seconds: wall time of the whole run; draft_seconds / target_seconds: time inside the models' forward passes.
     new_tokens: tokens emitted over all rows.

@@ -19,6 +19,7 @@ import torch
 from sims.engine import Experiment, Result, Summary, rng, validate
 from sims.engine.cache import config_dict
 from sims.engine.lm.decode import generate
+from sims.engine.progress import bar
 from sims.engine.torch_layer import generator, single_thread
 from theory import specdec as theory
 
@@ -150,12 +151,15 @@ def _speculative(pair, chunks, gamma: int, cfg: SpeedConfig) -> tuple[float, tup
     return time.perf_counter() - start, (accepts, attempts, emitted, blocks)
 
 
-def batch_speed(pair, cfg: SpeedConfig, batch: int) -> BatchSpeed:
+def batch_speed(pair, cfg: SpeedConfig, batch: int, progress=None) -> BatchSpeed:
+    """Plain and speculative timings at one batch size (progress: a bar advanced once per measurement)."""
     rows = max(batch, cfg.min_rows)
     prompts = validation_prompts(pair, rows, cfg.prompt_len, rng(cfg.seed, "speed", "prompts", batch))
     chunks = _chunks(prompts, batch)
     t_target, _ = _best(lambda: _plain(pair.target_lm, chunks, cfg), cfg.repeats)
     t_draft, _ = _best(lambda: _plain(pair.draft_lm, chunks, cfg), cfg.repeats)
+    if progress is not None:
+        progress.update(2)
     steps = len(chunks) * cfg.new_tokens
     c = t_draft / t_target
     points = {}
@@ -170,6 +174,8 @@ def batch_speed(pair, cfg: SpeedConfig, batch: int) -> BatchSpeed:
                                    tokens_per_second=rows * cfg.new_tokens / seconds, speedup=speedup,
                                    speedup_formula=formula, ratio=speedup / formula,
                                    speedup_tau=tau / (gamma * c + 1.0))
+        if progress is not None:
+            progress.update(1)
     return BatchSpeed(batch=batch, rows=rows, target_step_ms=1e3 * t_target / steps,
                       draft_step_ms=1e3 * t_draft / steps, c=c,
                       target_tokens_per_second=rows * cfg.new_tokens / t_target, points=points)
@@ -178,7 +184,11 @@ def batch_speed(pair, cfg: SpeedConfig, batch: int) -> BatchSpeed:
 def run_speed(cfg: SpeedConfig) -> Result:
     single_thread()
     pair = load_pair(cfg.pair, device=cfg.device)
-    batches = {b: batch_speed(pair, cfg, b) for b in cfg.batches}
+    progress = bar(len(cfg.batches) * (2 + len(cfg.gammas)), "specdec.speed", unit="timing")
+    try:
+        batches = {b: batch_speed(pair, cfg, b, progress) for b in cfg.batches}
+    finally:
+        progress.close()
     summary = SpeedSummary(device=str(pair.target_lm.device), threads=torch.get_num_threads(), batches=batches)
     return Result("specdec.speed", config_dict(cfg), summary, {})
 
