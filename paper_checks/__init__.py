@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .claims import (CONSISTENCY, EMPIRICAL, NOT_READ, OURS, READ, SECONDARY, Claim, Context, Expect, Outcome,
+from .claims import (CONSISTENCY, EMPIRICAL, NOT_READ, OURS, PUBLISHED, READ, SECONDARY, Claim, Context, Expect, Outcome,
                      evaluate)
 
 _NOT_PAPERS = {"claims", "read", "report", "__main__"}
@@ -28,5 +28,5 @@ def claims_of(name: str) -> list[Claim]:
     return list(importlib.import_module(f"{__name__}.{name}").CLAIMS)
 
 
-__all__ = ["CONSISTENCY", "EMPIRICAL", "NOT_READ", "OURS", "READ", "SECONDARY", "Claim", "Context", "Expect",
+__all__ = ["CONSISTENCY", "EMPIRICAL", "NOT_READ", "OURS", "PUBLISHED", "READ", "SECONDARY", "Claim", "Context", "Expect",
            "Outcome", "available", "claims_of", "evaluate"]

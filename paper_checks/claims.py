@@ -34,6 +34,10 @@ SOURCE_STATUSES = (READ, SECONDARY, NOT_READ, OURS)
 # never counted among the claims that pass.
 EMPIRICAL = "claim"
 CONSISTENCY = "consistency"
+# A relation the paper states, checked on the numbers it publishes (its tables), not on a run of ours: decided the
+# same way and with a negative control, but listed apart from the claims our simulations measure, and counted apart.
+PUBLISHED = "published"
+KINDS = (EMPIRICAL, PUBLISHED, CONSISTENCY)
 
 # Where a measured interval lies relative to the band.
 INSIDE = "inside"          # the whole interval lies in the band
@@ -120,7 +124,8 @@ class Claim:
     seeds: how many seeds the claim and its control are measured over by default when that is more than the
     context's (a statistic so noisy per seed that the default three give an interval too wide to decide it), 0
     for the context's own; source_status: READ, SECONDARY, NOT_READ or OURS (how far `source` and `statement`
-    were checked against the paper's text); kind: EMPIRICAL or CONSISTENCY (a deterministic check of one
+    were checked against the paper's text); kind: EMPIRICAL (measured by our runs), PUBLISHED (a relation
+    checked on the paper's own published numbers, listed apart) or CONSISTENCY (a deterministic check of one
     solver against another, listed apart); undecided_ok: why a control whose interval straddles the band is
     acceptable, when it is ("" : an undecided control fails the check; a control without a value always does).
     """
@@ -145,12 +150,12 @@ class Claim:
         if self.source_status not in SOURCE_STATUSES:
             raise ValueError(f"{where}: source_status must be one of {', '.join(SOURCE_STATUSES)}, "
                              f"got {self.source_status!r}.")
-        if self.kind not in (EMPIRICAL, CONSISTENCY):
-            raise ValueError(f"{where}: kind must be {EMPIRICAL!r} or {CONSISTENCY!r}, got {self.kind!r}.")
+        if self.kind not in KINDS:
+            raise ValueError(f"{where}: kind must be one of {', '.join(map(repr, KINDS))}, got {self.kind!r}.")
         if not self.expect.origin.strip():
             raise ValueError(f"{where}: the expected band needs its origin (Expect(..., origin=...)).")
-        if self.kind == EMPIRICAL and self.control is None:
-            raise ValueError(f"{where}: an empirical claim needs a negative control.")
+        if self.kind != CONSISTENCY and self.control is None:
+            raise ValueError(f"{where}: a claim of kind {self.kind!r} needs a negative control.")
 
 
 @dataclass

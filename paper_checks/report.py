@@ -13,7 +13,7 @@ from typing import Sequence
 from sims.engine.results import write_text
 
 from .claims import (CONSISTENCY, CONTROL_FAILS, CONTROL_PASSES, CONTROL_UNDECIDED, EMPIRICAL, INSIDE, NO_CONTROL,
-                     OUTSIDE, STRADDLES, Context, Outcome, describe)
+                     OUTSIDE, PUBLISHED, STRADDLES, Context, Outcome, describe)
 
 
 def source_marker(out: Outcome) -> str:
@@ -69,8 +69,13 @@ def rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
     return table
 
 
-def _split(outcomes: Sequence[Outcome]) -> tuple[list[Outcome], list[Outcome]]:
-    return ([o for o in outcomes if o.claim.kind == EMPIRICAL], [o for o in outcomes if o.claim.kind == CONSISTENCY])
+PUBLISHED_HEADING = "The paper's published numbers"
+
+
+def _split(outcomes: Sequence[Outcome]) -> tuple[list[Outcome], list[Outcome], list[Outcome]]:
+    """The outcomes of each kind: claims our runs measure, relations on the paper's published numbers, consistency
+    checks."""
+    return tuple([o for o in outcomes if o.claim.kind == kind] for kind in (EMPIRICAL, PUBLISHED, CONSISTENCY))
 
 
 def _text(data: list[list[str]], width: int) -> str:
@@ -88,12 +93,14 @@ def _text(data: list[list[str]], width: int) -> str:
 
 
 def text_table(outcomes: Sequence[Outcome], width: int = 40) -> str:
-    """Plain-text tables, long cells wrapped to `width` characters: the empirical claims, then the consistency
-    checks under their own heading."""
-    claims, checks = _split(outcomes)
+    """Plain-text tables, long cells wrapped to `width` characters: the empirical claims, then the relations
+    checked on the paper's published numbers and the consistency checks, each under its own heading."""
+    claims, published, checks = _split(outcomes)
     parts = []
     if claims:
         parts.append(_text([HEADER] + rows(claims), width))
+    if published:
+        parts.append(PUBLISHED_HEADING + ":\n" + _text([["relation [source]"] + HEADER[1:]] + rows(published), width))
     if checks:
         parts.append("Consistency checks (one solver against another; not counted as claims):\n"
                      + _text([["check [source]"] + HEADER[1:]] + rows(checks), width))
@@ -101,8 +108,9 @@ def text_table(outcomes: Sequence[Outcome], width: int = 40) -> str:
 
 
 def summary(outcomes: Sequence[Outcome]) -> str:
-    """One line: claims that hold with their controls, consistency checks that hold, controls that misbehave."""
-    claims, checks = _split(outcomes)
+    """One line: claims that hold with their controls, published relations that hold with theirs, consistency checks
+    that hold, controls that misbehave."""
+    claims, published, checks = _split(outcomes)
     leaky = sum(o.control_outcome == CONTROL_PASSES for o in outcomes)
     undecided = sum(o.control_outcome == CONTROL_UNDECIDED and not o.control_ok for o in outcomes)
     accepted = sum(o.control_outcome == CONTROL_UNDECIDED and o.control_ok for o in outcomes)
@@ -113,6 +121,9 @@ def summary(outcomes: Sequence[Outcome]) -> str:
         if accepted:
             parts.append(f"{sum(o.ok and o.control_outcome == CONTROL_UNDECIDED for o in claims)} more hold with "
                          "an undecided control whose reason they declare")
+    if published:
+        parts.append(f"{sum(o.passed and o.control_outcome == CONTROL_FAILS for o in published)}/{len(published)} "
+                     "relations hold on the paper's published numbers with their controls failing")
     if checks:
         parts.append(f"{sum(o.ok for o in checks)}/{len(checks)} consistency checks hold")
     return "; ".join(parts + [f"{leaky} control(s) pass and {undecided} are undecided (both must be 0)"])
@@ -149,7 +160,7 @@ MARKERS = ("Source markers: [read] the theorem or section text was read; [second
 
 def markdown(outcomes: Sequence[Outcome], ctx: Context, figures: Sequence[tuple[str, Path]], out_dir: Path) -> str:
     """The report: summary, claims table, consistency-check table, each check in detail, and the figures."""
-    claims, checks = _split(outcomes)
+    claims, published, checks = _split(outcomes)
     more = "; more for the claims that need more" if any(len(o.seeds) > len(ctx.seeds) for o in outcomes) else ""
     lines = [f"# Paper checks ({ctx.preset} preset, seeds {', '.join(map(str, ctx.seeds))}{more})", "",
              summary(outcomes) + ".", "",
@@ -158,13 +169,18 @@ def markdown(outcomes: Sequence[Outcome], ctx: Context, figures: Sequence[tuple[
              "undecided when it straddles the band or a run gave no value.", "", MARKERS, ""]
     if claims:
         lines += ["## Claims", ""] + _table_md([HEADER] + rows(claims)) + [""]
+    if published:
+        lines += ["## " + PUBLISHED_HEADING, "",
+                  "Relations the paper states, checked on the numbers it publishes rather than on a run of ours; "
+                  "each has a negative control on the same tables.", ""]
+        lines += _table_md([["relation [source]"] + HEADER[1:]] + rows(published)) + [""]
     if checks:
         lines += ["## Consistency checks", "",
                   "Deterministic checks of one solver of a model against another (a closed form against a numeric "
                   "optimiser); they test our code, not the paper's claims, and are not counted as claims.", ""]
         lines += _table_md([["check [source]"] + HEADER[1:]] + rows(checks)) + [""]
     lines += ["## Details", ""]
-    for o in claims + checks:
+    for o in claims + published + checks:
         lines += _details(o)
     if figures:
         lines += ["## Figures", ""]

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from paper_checks import CONSISTENCY, NOT_READ, OURS, READ, Claim, Context, Expect, evaluate
+from paper_checks import CONSISTENCY, NOT_READ, OURS, PUBLISHED, READ, Claim, Context, Expect, evaluate
 from paper_checks.claims import INSIDE, OUTSIDE, STRADDLES, UNMEASURED
 from paper_checks.report import markdown, summary, text_table
 from sims.engine import mean_ci
@@ -114,6 +114,22 @@ def test_consistency_checks_are_listed_apart_and_not_counted_as_claims(tmp_path)
     assert summary([claim, check]).startswith("1/1 claims hold") and "1/1 consistency checks hold" in \
         summary([claim, check])
     assert summary([check]).startswith("1/1 consistency checks hold")   # no "0/0 claims" when none ran
+
+
+def test_published_relations_need_a_control_and_are_listed_and_counted_apart(tmp_path):
+    with pytest.raises(ValueError, match="negative control"):
+        _claim([1.0], None, kind=PUBLISHED)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        _claim([1.0], [5.0], kind="table")
+    claim = evaluate(_claim([0.99, 1.0, 1.01], [5.0, 5.1, 5.2]), Context())
+    held = evaluate(_claim([1.0, 1.0, 1.0], [3.0, 3.0, 3.0], name="table_rel", kind=PUBLISHED), Context())
+    broken = evaluate(_claim([2.0, 2.0, 2.0], [3.0, 3.0, 3.0], name="table_bad", kind=PUBLISHED), Context())
+    outs = [claim, held, broken]
+    table, md = text_table(outs), markdown(outs, Context(), [], tmp_path)
+    assert table.index("p.x") < table.index("The paper's published numbers") < table.index("p.table_rel")
+    assert "## The paper's published numbers" in md and md.index("## Claims") < md.index("## The paper's")
+    line = summary(outs)
+    assert line.startswith("1/1 claims hold") and "1/2 relations hold on the paper's published numbers" in line
 
 
 def test_cli_exit_code_follows_controls(monkeypatch, tmp_path):

@@ -137,7 +137,8 @@ def build_parser(paper: str, experiments: Sequence[Experiment], default: str | S
     parser = argparse.ArgumentParser(prog=f"python -m sims.{paper}", description=doc,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="experiment", metavar="EXPERIMENT",
-                                help=f"which experiment (default: {default})")
+                                help=f"which experiment (default: {', '.join(_defaults(default))}"
+                                     + (", in turn)" if len(_defaults(default)) > 1 else ")"))
     for exp in experiments:
         p = sub.add_parser(exp.name, help=exp.description, description=exp.description)
         _add_experiment_args(p, exp)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -97,9 +97,9 @@ def merge_lora(module: nn.Module) -> int:
 
 @dataclass(frozen=True)
 class FinetuneConfig:
-    """method: "lora" or "full"; steps, batch_size, lr, weight_decay, grad_clip: AdamW on the response NLL
-    (constant lr after a linear warm-up of `warmup` steps); rank, alpha, targets: LoRA (targets default to the
-    model's `lora_targets`); seed: batch order and adapter initialisation."""
+    """method: "lora" or "full"; steps, batch_size, lr, weight_decay, grad_clip, adam_beta1, adam_beta2: AdamW on
+    the response loss (constant lr after a linear warm-up of `warmup` steps); rank, alpha, targets: LoRA (targets
+    default to the model's `lora_targets`); seed: batch order and adapter initialisation."""
 
     method: str = "lora"
     steps: int = 50
@@ -108,6 +108,8 @@ class FinetuneConfig:
     warmup: int = 0
     weight_decay: float = 0.0
     grad_clip: float = 1.0
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
     rank: int = 8
     alpha: float = 16.0
     targets: tuple[str, ...] = ()
@@ -122,6 +124,8 @@ class FinetuneConfig:
         validate.positive_int("warmup", self.warmup, 0)
         validate.non_negative("weight_decay", self.weight_decay)
         validate.positive("grad_clip", self.grad_clip)
+        validate.probability("adam_beta1", self.adam_beta1, open_high=True)
+        validate.probability("adam_beta2", self.adam_beta2, open_high=True)
         validate.positive_int("rank", self.rank)
         validate.positive("alpha", self.alpha)
         validate.positive_int("seed", self.seed, 0)
@@ -138,11 +142,23 @@ class FinetuneResult:
     seconds: float = 0.0
 
 
+# A token-wise objective: (values [B, C] log-probabilities of the batch's response tokens, with gradients; mask
+# [B, C] true at real tokens; the batch's example indices) -> the scalar loss to minimise.
+Objective = Callable[[torch.Tensor, torch.Tensor, list[int]], torch.Tensor]
+
+
+def mean_nll(values: torch.Tensor, mask: torch.Tensor, batch: list[int]) -> torch.Tensor:
+    """The default objective: the mean negative log-likelihood of the batch's response tokens."""
+    return -values.sum() / mask.sum()
+
+
 def finetune(lm: CausalLM, examples: Sequence[tuple[Sequence[int], Sequence[int]]],
-             config: FinetuneConfig = FinetuneConfig()) -> FinetuneResult:
+             config: FinetuneConfig = FinetuneConfig(), objective: Objective = mean_nll,
+             on_step: Callable[[int, float], None] | None = None) -> FinetuneResult:
     """Fine-tune `lm` in place on (prompt ids, response ids) pairs; with method "lora" the model keeps its
     adapters afterwards (see `merge_lora`). Batches are drawn without replacement, epoch after epoch, in a seeded
-    order."""
+    order. objective: the loss of a batch (see `Objective`; default `mean_nll`); on_step(step, loss): called after
+    every update (step counts from 1), e.g. to evaluate the model along the way (it runs in eval mode there)."""
     config.validate()
     if len(examples) == 0:
         raise ConfigError("examples must hold at least one (prompt, response) pair.")
@@ -157,7 +173,8 @@ def finetune(lm: CausalLM, examples: Sequence[tuple[Sequence[int], Sequence[int]
         for p in module.parameters():
             p.requires_grad_(True)
     params = [p for p in module.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay,
+                            betas=(config.adam_beta1, config.adam_beta2))
     order = generator(config.seed, "finetune-batches")
     queue: list[int] = []
     out = FinetuneResult(trainable=sum(p.numel() for p in params), adapted=adapted)
@@ -171,7 +188,7 @@ def finetune(lm: CausalLM, examples: Sequence[tuple[Sequence[int], Sequence[int]
             batch, queue = queue[:config.batch_size], queue[config.batch_size:]
             values, mask = continuation_logprobs(lm, [examples[i][0] for i in batch],
                                                  [examples[i][1] for i in batch], grad=True)
-            loss = -values.sum() / mask.sum()
+            loss = objective(values, mask, batch)
             check_finite("fine-tuning loss", loss.detach(), step=step)
             for group in opt.param_groups:
                 group["lr"] = config.lr * min(1.0, (step + 1) / config.warmup) if config.warmup else config.lr
@@ -181,6 +198,10 @@ def finetune(lm: CausalLM, examples: Sequence[tuple[Sequence[int], Sequence[int]
             opt.step()
             out.losses.append(float(loss.detach()))
             progress.update(1)
+            if on_step is not None:
+                module.eval()
+                on_step(step + 1, out.losses[-1])
+                module.train()
     finally:
         progress.close()
         module.eval()
