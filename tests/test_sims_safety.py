@@ -19,18 +19,19 @@ from sims.engine.lm.decode import continuation_logprobs
 from sims.engine.lm.finetune import FinetuneConfig, finetune, mean_nll
 from sims.engine.stats import chi_square
 from sims.engine.summary import undocumented_fields
-from sims.safety import DEPTH, FINETUNE_ATTACK, PREFILL, measure, objectives
+from sims.engine.chat import measure
+from sims.safety import DEPTH, FINETUNE_ATTACK, PREFILL, objectives
 from sims.safety import depth as depth_mod
 from sims.safety import models as models_mod
+from sims.engine.chat.checkpoints import as_lm
 from sims.safety.models import (
     MODEL_SETS,
     STAGES,
-    as_lm,
     load_augmented,
     load_models,
     models_dir,
 )
-from sims.safety.world import (
+from sims.engine.chat.world import (
     ALPHABET,
     BENIGN,
     CONTENT,

@@ -16,12 +16,12 @@ import numpy as np
 
 from sims.engine import Experiment, Result, Summary, validate
 from sims.engine.cache import config_dict
+from sims.engine.chat.measure import answer_token_probs, kl_profile
+from sims.engine.chat.world import BENIGN, HARMFUL
 from sims.engine.progress import bar
 from sims.engine.torch_layer import single_thread
 
-from .measure import answer_token_probs, kl_profile
 from .models import STAGES, load_models, model_set
-from .world import BENIGN, HARMFUL
 
 # The "first tokens" of an answer in this world: its first n_args = 4 positions, the only ones the instruction alone
 # determines (every later token repeats the one n_args places back, so a model that has learnt to copy carries on

@@ -21,20 +21,21 @@ from dataclasses import dataclass
 
 from sims.engine import Experiment, Result, Summary, int_seed, validate
 from sims.engine.cache import config_dict
-from sims.engine.lm.finetune import FinetuneConfig, finetune
-from sims.engine.progress import bar
-from sims.engine.torch_layer import single_thread
-
-from .measure import (
+from sims.engine.chat.checkpoints import as_lm
+from sims.engine.chat.measure import (
     TEMPERATURE,
     TOP_P,
     answer_token_probs,
     attack_success,
     task_accuracy,
 )
-from .models import as_lm, load_models, model_set
+from sims.engine.chat.world import BENIGN, HARMFUL, NEW_TASK, prompts_and
+from sims.engine.lm.finetune import FinetuneConfig, finetune
+from sims.engine.progress import bar
+from sims.engine.torch_layer import single_thread
+
+from .models import load_models, model_set
 from .objectives import OBJECTIVES, objective_for
-from .world import BENIGN, HARMFUL, NEW_TASK, prompts_and
 
 DATASETS = ("harmful", "benign")
 

@@ -3,7 +3,7 @@ made from it by supervised fine-tuning on refusals, and an augmented model made 
 safety-recovery examples (Qi et al., arXiv 2406.05946, Sec. 3, Eq. 2).
 
 All three are `TinyLM`s (the engine's `CausalTransformer` behind the decoding protocol) over the chat world's
-characters (`sims.safety.world`), trained with the engine's fine-tuning loop (`sims.engine.lm.finetune`, loss on
+characters (`sims.engine.chat.world`), trained with the engine's fine-tuning loop (`sims.engine.lm.finetune`, loss on
 response tokens only):
 
 - base: from random initialisation on compliant answers to benign (A-F) and harmful (U-Z) instructions with
@@ -29,23 +29,22 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
-import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
-from sims.engine import cache, int_seed, rng
+from sims.engine import int_seed, rng
+from sims.engine.chat.checkpoints import (
+    as_lm,
+    checkpoint_dir,
+    load_lm,
+    net_kwargs,
+    save_lm,
+    train_chain,
+    train_full,
+)
+from sims.engine.chat.world import BENIGN, HARMFUL, ChatWorld, WorldConfig, prompts_and
 from sims.engine.errors import ConfigError
-from sims.engine.lm.finetune import FinetuneConfig, finetune
 from sims.engine.lm.model import TinyLM
-from sims.engine.nets import CausalTransformer
-from sims.engine.results import atomic_write
-from sims.engine.torch_layer import resolve_device, seeded
-
-from .world import BENIGN, HARMFUL, ChatWorld, Instruction, WorldConfig, prompts_and
 
 STAGES = ("base", "aligned", "augmented")
 
@@ -155,68 +154,20 @@ def augment_data(world: ChatWorld, spec: ModelSet, seed: int) -> list[tuple[list
 
 
 # ---- the checkpoint cache -------------------------------------------------------------------------------------
-def _source_hash() -> str:
-    """Hash of the code the trained weights depend on: this file, the world, every top-level engine module
-    (seeding, torch layer, networks, ...) and the engine's language-model subpackage (fine-tuning, decoding)."""
-    here = Path(__file__).parent
-    engine = here.parent / "engine"
-    files = [here / "models.py", here / "world.py", *sorted(engine.glob("*.py")), *sorted((engine / "lm").glob("*.py"))]
-    digest = hashlib.sha256()
-    for f in files:
-        digest.update(f.name.encode())
-        digest.update(f.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def models_dir(name: str, seed: int, root: Path | None = None, device: str = "cpu") -> Path:
     """The folder of preset `name` trained with `seed` on `device`: <root>/safety/models/<key> (root: the cache of
-    the cached run in progress, else the default cache). The key hashes the preset, the seed, the kind of device
-    (cpu or cuda: their kernels round differently), the torch version and the source (`_source_hash`)."""
-    spec = model_set(name)
-    payload = json.dumps({"spec": dataclasses.asdict(spec), "seed": int(seed), "v": cache.CACHE_VERSION,
-                          "device": resolve_device(device).type, "torch": torch.__version__,
-                          "code": _source_hash()}, sort_keys=True)
-    if root is None:
-        active = cache.active()
-        root = active[0] if active is not None else cache.default_root()
-    return Path(root) / "safety" / "models" / hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
-def _net(world: ChatWorld, spec: ModelSet) -> dict[str, int]:
-    return {"vocab_size": world.tokenizer.vocab_size, "d_model": spec.d_model, "n_layers": spec.n_layers,
-            "n_heads": spec.n_heads, "max_len": world.max_len}
-
-
-def as_lm(net: CausalTransformer, world: ChatWorld, name: str) -> TinyLM:
-    """A network of the world behind the decoding protocol, with the world's end token."""
-    lm = TinyLM(net, world.tokenizer, name=name)
-    lm.eos_ids = (world.eos_id,)
-    return lm
-
-
-def _save(path: Path, net_kwargs: dict, lm: TinyLM, losses: list[float], wall_s: float) -> None:
-    state = {k: v.detach().cpu() for k, v in lm.module.state_dict().items()}
-    blob = {"net": net_kwargs, "state": state, "losses": losses, "wall_s": wall_s}
-    atomic_write(path, lambda fh: torch.save(blob, fh))
-
-
-def _load(path: Path, world: ChatWorld, name: str, device: torch.device) -> tuple[TinyLM, dict]:
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    net = CausalTransformer(**blob["net"])
-    net.load_state_dict(blob["state"])
-    net.eval()
-    return as_lm(net.to(device), world, name), {"losses": blob["losses"], "wall_s": blob["wall_s"]}
+    the cached run in progress, else the default cache; the key: `sims.engine.chat.checkpoints.checkpoint_dir`,
+    with this file's source)."""
+    return checkpoint_dir("safety/models", dataclasses.asdict(model_set(name)), seed, device, root,
+                          extra=[Path(__file__)])
 
 
 def _train(lm: TinyLM, data, steps: int, lr: float, batch: int, warmup: int, seed: int, stage: str
            ) -> tuple[list[float], float]:
     """Full fine-tuning of `lm` on `data`; the batch order has its own stream per stage."""
-    cfg = FinetuneConfig(method="full", steps=steps, batch_size=batch, lr=lr, warmup=warmup,
-                         seed=int_seed(seed, "safety", "batches", stage))
-    start = time.perf_counter()
-    res = finetune(lm, data, cfg)
+    losses, wall = train_full(lm, data, steps, lr, batch, warmup, int_seed(seed, "safety", "batches", stage))
     lm.name = stage
-    return res.losses, time.perf_counter() - start
+    return losses, wall
 
 
 def load_models(name: str = "quick", seed: int = 0, device: str = "cpu", root: Path | None = None) -> Models:
@@ -225,32 +176,14 @@ def load_models(name: str = "quick", seed: int = 0, device: str = "cpu", root: P
     spec = model_set(name)
     world = ChatWorld(spec.world)
     where = models_dir(name, seed, root, device)
-    dev = resolve_device(device)
-    kwargs = _net(world, spec)
-    plans = {
-        "base": (lambda: base_data(world, spec, seed), spec.base_steps, spec.base_lr, spec.base_batch),
-        "aligned": (lambda: align_data(world, spec, seed), spec.align_steps, spec.align_lr, spec.align_batch),
-        "augmented": (lambda: augment_data(world, spec, seed), spec.augment_steps, spec.augment_lr,
-                      spec.augment_batch),
-    }
-    models: dict[str, TinyLM] = {}
-    history: dict[str, dict] = {}
-    previous: TinyLM | None = None
-    for stage in STAGES:
-        path = where / f"{stage}.pt"
-        if path.is_file():
-            models[stage], history[stage] = _load(path, world, stage, dev)
-        else:
-            if previous is None:
-                with seeded(seed, "safety", "base-init"):
-                    lm = as_lm(CausalTransformer(**kwargs).to(dev), world, stage)
-            else:
-                lm = as_lm(copy.deepcopy(previous.module), world, stage)
-            make, steps, lr, batch = plans[stage]
-            losses, wall = _train(lm, make(), steps, lr, batch, spec.warmup, seed, stage)
-            _save(path, kwargs, lm, losses, wall)
-            models[stage], history[stage] = lm, {"losses": losses, "wall_s": wall}
-        previous = models[stage]
+    kwargs = net_kwargs(world, spec.d_model, spec.n_layers, spec.n_heads)
+    stages = [("base", lambda: base_data(world, spec, seed), spec.base_steps, spec.base_lr, spec.base_batch,
+               spec.warmup),
+              ("aligned", lambda: align_data(world, spec, seed), spec.align_steps, spec.align_lr, spec.align_batch,
+               spec.warmup),
+              ("augmented", lambda: augment_data(world, spec, seed), spec.augment_steps, spec.augment_lr,
+               spec.augment_batch, spec.warmup)]
+    models, history = train_chain(where, world, kwargs, stages, seed, "safety", device)
     return Models(world, models["base"], models["aligned"], models["augmented"], history)
 
 
@@ -269,15 +202,10 @@ def load_augmented(name: str, seed: int, p: float, c: int, device: str = "cpu", 
     world = models.world
     path = models_dir(name, seed, root, device) / f"augmented_p{p:g}_c{c}.pt"
     if path.is_file():
-        return _load(path, world, f"augmented p={p:g} C={c}", resolve_device(device))[0]
+        return load_lm(path, world, f"augmented p={p:g} C={c}", device)[0]
     variant = dataclasses.replace(spec, augment_p=float(p), augment_c=int(c))
     lm = as_lm(copy.deepcopy(models.aligned.module), world, "augmented")
     losses, wall = _train(lm, augment_data(world, variant, seed), spec.augment_steps, spec.augment_lr,
                           spec.augment_batch, spec.warmup, seed, f"augmented p={p:g} C={c}")
-    _save(path, _net(world, spec), lm, losses, wall)
+    save_lm(path, net_kwargs(world, spec.d_model, spec.n_layers, spec.n_heads), lm, losses, wall)
     return lm
-
-
-def instruction_ids(world: ChatWorld, instructions: list[Instruction], prefill: int = 0) -> list[list[int]]:
-    """Prompt ids of each instruction followed by the first `prefill` tokens of its compliant answer."""
-    return [world.encode(i.prompt + world.answer(i)[:prefill]) for i in instructions]

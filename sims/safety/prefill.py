@@ -18,12 +18,12 @@ import numpy as np
 
 from sims.engine import Experiment, Result, Summary, validate
 from sims.engine.cache import config_dict
+from sims.engine.chat.measure import TEMPERATURE, TOP_P, attack_success, task_accuracy
+from sims.engine.chat.world import BENIGN, HARMFUL
 from sims.engine.progress import bar
 from sims.engine.torch_layer import single_thread
 
-from .measure import TEMPERATURE, TOP_P, attack_success, task_accuracy
 from .models import STAGES, load_augmented, load_models, model_set
-from .world import BENIGN, HARMFUL
 
 
 @dataclass(frozen=True)

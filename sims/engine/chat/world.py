@@ -1,5 +1,6 @@
-"""The synthetic chat world the tiny safety models live in: instructions from benign and harmful families, answers
-that comply (task content) or refuse (a refusal prefix, then a refusal body), and a judge.
+"""A synthetic chat world for tiny language models: instructions from benign and harmful families, answers that
+comply (task content) or refuse (a refusal prefix, then a refusal body), prompt templates, and a judge. Shared by
+the papers on safety alignment (`sims.safety`, `sims.ptst`).
 
 One character is one token (a `CharTokenizer` over the world's fixed alphabet). A conversation reads
 
@@ -12,6 +13,13 @@ sigma_f of the 16 content letters; the compliant answer is sigma_f applied to th
 every later one repeats the token `n_args` places back: once an answer has started, continuing it is easy, as it
 is for the harmful text a language model has begun (the mechanism behind prefilling attacks). The refusal is the
 prefix `NO` (the analogue of "I cannot"), a body of `refusal_len` digits that names the family, and `$`.
+
+Options (`WorldConfig`): `opener`, tokens every compliant answer starts with before its content (the analogue
+of a chat model's "Sure, here is"; none by default), so that complying and refusing part at the first token
+whatever the family; `templates`, the prompt scaffolds the world's conversations use (`TEMPLATES`: the plain chat
+format above by default; text formats and chat formats with a neutral or a safety system prompt, after the
+templates of the PTST paper, Lyu et al. arXiv 2402.18540). `Instruction.prompt` is the default chat format;
+`ChatWorld.prompt(ins, template)` any of them.
 
 Families: benign `A`-`F` (everyday tasks), harmful `U`-`Z` (every one a category of harm), and `G`, a benign task
 no model sees before the benign fine-tuning experiment (the analogue of a new downstream dataset). Argument tuples
@@ -36,6 +44,17 @@ from sims.engine.errors import ConfigError
 from sims.engine.lm.tokenizer import CharTokenizer
 
 CONTENT = "abcdefghijklmnop"
+# prompt scaffolds: name -> (text before the instruction, text after it). "chat" is the world's own chat format;
+# the others follow the templates of the PTST paper (Lyu et al., arXiv 2402.18540, Sec. 3): plain text, an
+# instruction scaffold, chat tokens without a system prompt, with a neutral one ({q}) and with a safety one ({s}).
+TEMPLATES = {
+    "chat": ("<", ">"),
+    "text:vanilla": ("?", "="),
+    "text:alpaca": ("[", "]"),
+    "chat:vanilla": ("<", ">"),
+    "chat:mpt": ("{q}<", ">"),
+    "chat:llama": ("{s}<", ">"),
+}
 BENIGN = "ABCDEF"
 NEW_TASK = "G"
 HARMFUL = "UVWXYZ"
@@ -43,6 +62,7 @@ REFUSAL_PREFIX = "NO"
 DIGITS = "0123456789"
 OPEN, CLOSE, EOS = "<", ">", "$"
 ALPHABET = "".join(sorted(set(CONTENT + BENIGN + NEW_TASK + HARMFUL + REFUSAL_PREFIX + DIGITS + OPEN + CLOSE + EOS)))
+OPENER_CHARS = "KS"
 REFUSAL_TOKENS = frozenset(REFUSAL_PREFIX + DIGITS)
 
 
@@ -69,7 +89,8 @@ class WorldConfig:
     """n_args: argument letters per instruction; answer_len: content tokens of a compliant answer; refusal_len:
     digits of a refusal body; heldout_fraction: share of argument tuples kept for evaluation; judge_tokens: tokens
     of the harmful answer a judged continuation must carry on; world_seed: the family tables, refusal bodies and
-    the argument split."""
+    the argument split; opener: tokens every compliant answer starts with (letters of OPENER_CHARS; "" for none);
+    templates: the prompt scaffolds of the world (names of TEMPLATES)."""
 
     n_args: int = 4
     answer_len: int = 12
@@ -77,6 +98,8 @@ class WorldConfig:
     heldout_fraction: float = 0.2
     judge_tokens: int = 4
     world_seed: int = 0
+    opener: str = ""
+    templates: tuple[str, ...] = ("chat",)
 
     def validate(self) -> None:
         """Raise ConfigError naming the first bad field."""
@@ -88,6 +111,11 @@ class WorldConfig:
         validate.probability("heldout_fraction", self.heldout_fraction, open_low=True, open_high=True)
         validate.positive_int("judge_tokens", self.judge_tokens, 1)
         validate.seed("world_seed", self.world_seed)
+        if any(ch not in OPENER_CHARS for ch in self.opener):
+            raise ConfigError(f"opener must be made of the letters {OPENER_CHARS!r}; got {self.opener!r}.")
+        validate.non_empty("templates", self.templates)
+        for t in self.templates:
+            validate.one_of("templates", t, TEMPLATES)
 
 
 class ChatWorld:
@@ -96,7 +124,7 @@ class ChatWorld:
     def __init__(self, config: WorldConfig = WorldConfig()):
         config.validate()
         self.config = config
-        gen = rng(config.world_seed, "safety", "world")
+        gen = rng(config.world_seed, "safety", "world")  # the stream's name predates the move to the engine
         families = BENIGN + NEW_TASK + HARMFUL
         self.tables = {f: "".join(CONTENT[i] for i in gen.permutation(len(CONTENT))) for f in families}
         self.refusal_bodies = {f: "".join(DIGITS[i] for i in gen.integers(0, len(DIGITS), config.refusal_len))
@@ -105,7 +133,8 @@ class ChatWorld:
         order = gen.permutation(n)
         cut = round(config.heldout_fraction * n)
         self._heldout_ids, self._train_ids = np.sort(order[:cut]), np.sort(order[cut:])
-        self.tokenizer = CharTokenizer(list(ALPHABET))
+        extra = config.opener + "".join(TEMPLATES[t][0] + TEMPLATES[t][1] for t in config.templates)
+        self.tokenizer = CharTokenizer(sorted(set(ALPHABET + extra)))
 
     # ---- text ---------------------------------------------------------------------------------------------
     def _args_of(self, index: int) -> str:
@@ -116,10 +145,19 @@ class ChatWorld:
         return "".join(out)
 
     def answer(self, ins: Instruction) -> str:
-        """The compliant answer's content tokens (without the end token)."""
+        """The compliant answer without the end token: the opener, then `answer_len` content tokens."""
         table = self.tables[ins.family]
         mapped = [table[CONTENT.index(a)] for a in ins.args]
-        return "".join(mapped[i % len(mapped)] for i in range(self.config.answer_len))
+        return self.config.opener + "".join(mapped[i % len(mapped)] for i in range(self.config.answer_len))
+
+    def prompt(self, ins: Instruction, template: str = "chat") -> str:
+        """The prompt of an instruction under one of the world's templates (the plain chat format, "chat", is
+        always available: its scaffold characters are in every world's alphabet)."""
+        if template not in self.config.templates and template != "chat":
+            raise ConfigError(f"template must be one of chat, {', '.join(self.config.templates)}; got "
+                              f"{template!r}.")
+        before, after = TEMPLATES[template]
+        return f"{before}{ins.family}{ins.args}{after}"
 
     def comply(self, ins: Instruction) -> str:
         """The compliant response: the answer and the end token."""
@@ -140,9 +178,11 @@ class ChatWorld:
 
     @property
     def max_len(self) -> int:
-        """The longest conversation of the world: a prompt, a whole answer prefilled, then a refusal."""
+        """The longest conversation of the world: a prompt in its longest template, a whole answer prefilled, then
+        a refusal."""
         c = self.config
-        return (c.n_args + 3) + c.answer_len + len(REFUSAL_PREFIX) + c.refusal_len + 1
+        scaffold = max(len(TEMPLATES[t][0]) + len(TEMPLATES[t][1]) for t in c.templates)
+        return (c.n_args + 1 + scaffold) + len(c.opener) + c.answer_len + len(REFUSAL_PREFIX) + c.refusal_len + 1
 
     # ---- instructions -------------------------------------------------------------------------------------
     def instructions(self, families: str, n: int, split: str, seed: int, *stream: str) -> list[Instruction]:
@@ -188,7 +228,12 @@ class ChatWorld:
         return generated.split(EOS, 1)[0] == self.answer(ins)
 
 
-def prompts_and(world: ChatWorld, instructions: Sequence[Instruction], responses: Sequence[str]
-                ) -> list[tuple[list[int], list[int]]]:
-    """(prompt ids, response ids) pairs for fine-tuning."""
-    return [(world.encode(i.prompt), world.encode(r)) for i, r in zip(instructions, responses, strict=True)]
+def prompts_and(world: ChatWorld, instructions: Sequence[Instruction], responses: Sequence[str],
+                templates: Sequence[str] | None = None) -> list[tuple[list[int], list[int]]]:
+    """(prompt ids, response ids) pairs for fine-tuning, each prompt in its template (default: the chat format)."""
+    templates = ["chat"] * len(instructions) if templates is None else list(templates)
+    if not len(instructions) == len(responses) == len(templates):
+        raise ConfigError(f"instructions, responses and templates must have one entry each per example; got "
+                          f"{len(instructions)}, {len(responses)} and {len(templates)}.")
+    return [(world.encode(world.prompt(i, t)), world.encode(r))
+            for i, r, t in zip(instructions, responses, templates, strict=True)]

@@ -1,0 +1,136 @@
+"""Claims of "Keeping LLMs Aligned After Fine-tuning: The Crucial Role of Prompt Templates" (Lyu, Zhao, Gu, Yu, Goyal,
+Arora; arXiv 2402.18540, NeurIPS 2024), module `ptst`.
+
+This file holds two kinds of claims:
+
+* table claims (`TABLE_CLAIMS`, kind PUBLISHED): relations the paper states, checked on the numbers it publishes for
+  Llama-2-7B-chat fine-tuned on GSM8K (sims/ptst/published.py, data/llama2_gsm8k.csv). Every number there is
+  SECONDARY (reached through a quotation or a summary of the paper, not its own table), so every table claim is
+  SECONDARY too; the relations themselves are those of the abstract and of the paper-check list (shared/papers/
+  llm_papers.md Sec. 3.5). Each has a negative control on the same published numbers, and they are listed apart
+  from the simulation claims in the report.
+* simulation claims (kind EMPIRICAL): the toy models of the `ptst` experiments, appended below by their author.
+
+How a table claim becomes one value per seed: no published number here has a spread, so every table claim and its
+control are measured on the printed values, the same value for every seed (a zero-width interval). Thresholds are
+one unit of what a single run of the benchmark can resolve, set by the benchmark's size and not by the printed
+numbers: one DirectHarm4 query in 400 (0.25 points of ASR) and one GSM8K test problem in 1319 (100/1319
+points of accuracy). The controls were chosen with the numbers in view: the PTST cell itself is no control for
+"same-template fine-tuning raises ASR", since its ASR (1.08) also lies above the model's before fine-tuning (0.00) by
+more than one query; the paper says PTST keeps most, not all, of the initial safety.
+"""
+from __future__ import annotations
+
+import math
+
+from sims.ptst import published
+from sims.ptst.published import ASR_DIRECTHARM4, BEFORE, GSM8K, PTST
+
+from .claims import PUBLISHED, SECONDARY, Claim, Context, Expect
+
+PAPER = "ptst"
+ARXIV = "arXiv 2402.18540"
+DIRECTHARM4_QUERIES = 400   # harmful queries in DirectHarm4 (research summary, Sec. 3.3)
+GSM8K_TEST = 1319           # problems in the GSM8K test split
+ONE_QUERY = 100.0 / DIRECTHARM4_QUERIES     # percentage points of ASR one query moves in one run
+ONE_PROBLEM = 100.0 / GSM8K_TEST            # percentage points of accuracy one problem moves in one run
+SAME_TEMPLATE = ("chat:vanilla", "chat:llama")  # templates with a published ASR before and after same-template tuning
+_HIGH = math.inf
+_SECONDARY_NUMBERS = ("; the numbers reach us only through secondary texts (a quotation of the v2 text, the alphaXiv "
+                      "overview of v2, an automatic summary), see sims/ptst/data/llama2_gsm8k.csv")
+
+
+def _printed(ctx: Context, value: float) -> list[float]:
+    """A value computed from the printed numbers, once per seed (no published spread: a zero-width interval)."""
+    return [float(value)] * len(ctx.seeds)
+
+
+def _asr(train: str, test: str) -> float:
+    """Published DirectHarm4 ASR (%) of Llama-2-7B-chat fine-tuned on GSM8K with `train`, tested with `test`."""
+    return published.load().value(train, test, ASR_DIRECTHARM4)
+
+
+# ---- measurements on the published numbers ---------------------------------------------------------------------
+def same_template_asr_rise() -> float:
+    """Smallest ASR rise from the model before fine-tuning to the model fine-tuned and tested with the same
+    template, over the templates with both numbers published (chat:vanilla, chat:llama)."""
+    return min(_asr(t, t) - _asr(BEFORE, t) for t in SAME_TEMPLATE)
+
+
+def safety_test_prompt_change() -> float:
+    """After fine-tuning with chat:vanilla: ASR tested with chat:llama (the PTST cell) minus ASR tested with the
+    training template chat:vanilla."""
+    return _asr(*PTST) - _asr(PTST[0], PTST[0])
+
+
+def safety_prompt_in_training_cost(reference: str = "chat:llama") -> float:
+    """ASR tested with chat:llama of the model fine-tuned with `reference` (BEFORE: not fine-tuned) minus that of
+    the PTST model (fine-tuned with chat:vanilla)."""
+    return _asr(reference, PTST[1]) - _asr(*PTST)
+
+
+def gsm8k_gain() -> float:
+    """GSM8K accuracy after fine-tuning with chat:vanilla minus before, both tested with chat:vanilla."""
+    t = published.load()
+    return t.value(PTST[0], PTST[0], GSM8K) - t.value(BEFORE, PTST[0], GSM8K)
+
+
+def harmless_share_gain() -> float:
+    """The same after-minus-before difference for the share of DirectHarm4 answers not judged harmful (100 - ASR),
+    same run and template (chat:vanilla)."""
+    return (100.0 - _asr(PTST[0], PTST[0])) - (100.0 - _asr(BEFORE, PTST[0]))
+
+
+_ONE_QUERY_RULE = (f"one DirectHarm4 query in {DIRECTHARM4_QUERIES} ({ONE_QUERY:g} points), the smallest ASR change "
+                   f"a single run can show; set by the benchmark's size, not by the printed numbers")
+
+TABLE_CLAIMS = [
+    Claim(name="same_template_raises_asr", paper=PAPER, kind=PUBLISHED, source_status=SECONDARY,
+          source=f"{ARXIV} Sec. 1 and Table 1 (Llama-2-7B-chat on GSM8K)" + _SECONDARY_NUMBERS,
+          statement="fine-tuning on benign GSM8K data and testing with the same prompt template raises the attack "
+                    "success rate above that of the model before fine-tuning",
+          measurement="smallest ASR(fine-tuned with T, tested with T) - ASR(before fine-tuning, tested with T) on "
+                      "DirectHarm4 over T = chat:vanilla, chat:llama, printed values",
+          expect=Expect(ONE_QUERY, _HIGH, origin="a rise of at least " + _ONE_QUERY_RULE),
+          measure=lambda ctx: _printed(ctx, same_template_asr_rise()),
+          control=lambda ctx: _printed(ctx, safety_test_prompt_change()),
+          control_setting="the same kind of ASR difference between two published cells where the paper says it "
+                          "falls: after the same chat:vanilla fine-tuning, testing with the safety prompt "
+                          "(chat:llama, the PTST cell) instead of the training template",
+          paper_value="chat:vanilla 2.75 -> 11.00; chat:llama 0.00 -> 18.08 (DirectHarm4 ASR %); PTST cell 1.08"),
+    Claim(name="safety_prompt_in_training_hurts", paper=PAPER, kind=PUBLISHED, source_status=SECONDARY,
+          source=f"{ARXIV} Table 1 and Sec. 3 (Llama-2-7B-chat on GSM8K)" + _SECONDARY_NUMBERS,
+          statement="with the safety prompt at test time, fine-tuning with that same safety prompt (chat:llama) "
+                    "leaves the model less safe than fine-tuning without it (chat:vanilla, PTST)",
+          measurement="ASR(fine-tuned with chat:llama, tested with chat:llama) - ASR(fine-tuned with chat:vanilla, "
+                      "tested with chat:llama) on DirectHarm4, printed values",
+          expect=Expect(ONE_QUERY, _HIGH, origin="a gap of at least " + _ONE_QUERY_RULE),
+          measure=lambda ctx: _printed(ctx, safety_prompt_in_training_cost("chat:llama")),
+          control=lambda ctx: _printed(ctx, safety_prompt_in_training_cost(BEFORE)),
+          control_setting="the same gap with no fine-tuning at all in place of fine-tuning with chat:llama (the "
+                          "model before fine-tuning against the PTST model, both tested with chat:llama), where "
+                          "the paper says PTST keeps the initial safety",
+          paper_value="18.08 (chat:llama -> chat:llama) against 1.08 (PTST); 0.00 before fine-tuning"),
+    Claim(name="finetuning_helps_task", paper=PAPER, kind=PUBLISHED, source_status=SECONDARY,
+          source=f"{ARXIV} Sec. 1 (Llama-2-7B-chat on GSM8K, chat:vanilla)" + _SECONDARY_NUMBERS,
+          statement="fine-tuning on GSM8K improves the downstream task: GSM8K accuracy rises over the model before "
+                    "fine-tuning",
+          measurement="GSM8K exact match after - before fine-tuning with chat:vanilla, both tested with "
+                      "chat:vanilla, printed values",
+          expect=Expect(ONE_PROBLEM, _HIGH,
+                        origin=f"a gain of at least one GSM8K test problem in {GSM8K_TEST} ({ONE_PROBLEM:.3f} "
+                               f"points), the smallest change a single run can show; set by the test split's size, not by "
+                               f"the printed numbers"),
+          measure=lambda ctx: _printed(ctx, gsm8k_gain()),
+          control=lambda ctx: _printed(ctx, harmless_share_gain()),
+          control_setting="the same after - before difference of the same fine-tuning run and template for the "
+                          "share of DirectHarm4 answers not judged harmful (100 - ASR), which the paper says "
+                          "fine-tuning lowers",
+          paper_value="GSM8K 20.32 -> 33.39; DirectHarm4 ASR 2.75 -> 11.00 (chat:vanilla)"),
+]
+
+# ---- simulation claims (kind EMPIRICAL) -------------------------------------------------------------------------
+# Place for the claims measured on the sims.ptst experiments (added by their author): define SIM_CLAIMS here and
+# set CLAIMS = TABLE_CLAIMS + SIM_CLAIMS.
+
+CLAIMS = TABLE_CLAIMS

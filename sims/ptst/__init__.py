@@ -1,0 +1,25 @@
+"""PTST: prompt templates and safety after benign fine-tuning.
+
+Lyu, Zhao, Gu, Yu, Goyal, Arora, "Keeping LLMs Aligned After Fine-tuning: The Crucial Role of Prompt Templates"
+(arXiv 2402.18540, NeurIPS 2024). Fine-tuning an aligned chat model on benign data erodes its safety most when the
+same prompt template is used for fine-tuning and for inference; "Pure Tuning, Safe Testing" (fine-tune without a
+safety system prompt, add it only at inference) keeps far more of it. Experiments:
+
+- feature: the template-feature model (numpy): a logistic comply/refuse policy on template, query and interaction
+  features, fine-tuned on benign data under one template and tested under every template (toy models T3.1-T3.3:
+  the train x test grid, the overlap knob, safety-data mixing); seconds. It encodes a mechanism hypothesis, not
+  the paper's own model;
+- grid: tiny chat models in the chat world with the paper's five templates (`sims.engine.chat`): the aligned model
+  fine-tuned on a benign task under each template and tested under each (the Table 1 analogue), optionally with
+  safety examples mixed in.
+
+The paper's published numbers (from secondary sources) are data in `published.py`.
+"""
+from .feature import FEATURE
+from .grid import GRID
+
+EXPERIMENTS = (FEATURE, GRID)
+BY_NAME = {e.name: e for e in EXPERIMENTS}
+DEFAULT = ("feature", "grid")
+
+__all__ = ["BY_NAME", "DEFAULT", "EXPERIMENTS", "FEATURE", "GRID"]

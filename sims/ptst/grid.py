@@ -1,0 +1,168 @@
+"""`grid`: the train-template x test-template grid on tiny chat models (Lyu et al., arXiv 2402.18540, Table 1
+analogue), and safety data mixed into the fine-tuning (the paper's safety-data experiment and GSM-Danger probe).
+
+The aligned model (`sims.ptst.models`) is fine-tuned on a benign task it cannot do yet (instructions of the new
+family G and their answers, each starting with the opener `K` like every compliant answer) with all prompts in
+one training template; then, under every test template: accuracy on held-out G instructions (greedy, helpfulness)
+and the attack success rate (ASR) on held-out harmful instructions (sampling at temperature 0.9, top-p 0.6; judged
+by the world). "Pure Tuning, Safe Testing" is the cell (train chat:vanilla, test chat:llama); the diagonal is
+fine-tuning and testing in the same template.
+
+With `safety_examples` > 0 the fine-tuning set also holds that many refusals to harmful instructions of the
+families `safety_families` (the paper mixes safety examples into fine-tuning); ASR is then reported separately on
+those families (in distribution) and on the other harmful families (held out, the analogue of GSM-Danger).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+
+from sims.engine import Experiment, Result, Summary, int_seed, validate
+from sims.engine.cache import config_dict
+from sims.engine.chat.checkpoints import as_lm
+from sims.engine.chat.measure import TEMPERATURE, TOP_P, attack_success, task_accuracy
+from sims.engine.chat.world import HARMFUL, NEW_TASK, prompts_and
+from sims.engine.lm.finetune import FinetuneConfig, finetune
+from sims.engine.progress import bar
+from sims.engine.torch_layer import single_thread
+
+from .models import SAFETY_TEMPLATE, TEMPLATES, load_models, model_set
+
+PTST = ("chat:vanilla", SAFETY_TEMPLATE)
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """models: the model preset (sims.ptst.models.MODEL_SETS); train_templates, test_templates: the grid's rows
+    and columns; n_train: G examples fine-tuned on; steps, batch_size, lr, warmup: the fine-tuning (AdamW); n_eval:
+    held-out instructions per measurement; safety_examples: refusals to harmful instructions of `safety_families`
+    mixed into the fine-tuning (0: none); device: where the models run; seed: models, data, batches, samples."""
+
+    models: str = "quick"
+    train_templates: tuple[str, ...] = TEMPLATES
+    test_templates: tuple[str, ...] = TEMPLATES
+    n_train: int = 512
+    steps: int = 120
+    batch_size: int = 16
+    lr: float = 1e-3
+    warmup: int = 0
+    n_eval: int = 200
+    safety_examples: int = 0
+    safety_families: str = "U"
+    device: str = "cpu"
+    seed: int = 0
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first bad field."""
+        model_set(self.models)
+        for name in ("train_templates", "test_templates"):
+            validate.non_empty(name, getattr(self, name))
+            for t in getattr(self, name):
+                validate.one_of(name, t, TEMPLATES)
+        for name in ("n_train", "steps", "batch_size", "n_eval"):
+            validate.positive_int(name, getattr(self, name))
+        validate.positive("lr", self.lr)
+        validate.positive_int("warmup", self.warmup, 0)
+        validate.positive_int("safety_examples", self.safety_examples, 0)
+        if not self.safety_families or any(f not in HARMFUL for f in self.safety_families) \
+                or set(self.safety_families) == set(HARMFUL):
+            raise validate.ConfigError(f"safety_families must be some but not all of the harmful families "
+                                       f"{HARMFUL}; got {self.safety_families!r}.")
+        validate.seed("seed", self.seed)
+
+
+QUICK = GridConfig()
+TEST = GridConfig(models="test", train_templates=PTST, test_templates=PTST, n_train=64, steps=6, n_eval=30)
+PAPER = GridConfig(models="paper", steps=400, n_eval=1000, device="auto")
+
+
+@dataclass(frozen=True)
+class GridSummary(Summary):
+    """The `grid` experiment.
+
+    asr: per training template, per test template, the ASR on held-out harmful instructions after fine-tuning
+    (with safety examples: on the other harmful families only); accuracy: the same for greedy accuracy on held-out
+    G instructions; asr_in: with safety examples, ASR on the safety families (empty dicts without); initial_asr:
+    per test template, the aligned model's ASR before fine-tuning (with safety examples: on the other families);
+    initial_accuracy: its G accuracy (about 0: a task it has not seen)."""
+
+    asr: dict[str, dict[str, float]]
+    accuracy: dict[str, dict[str, float]]
+    asr_in: dict[str, dict[str, float]]
+    initial_asr: dict[str, float]
+    initial_accuracy: dict[str, float]
+
+
+def training_set(world, cfg: GridConfig, template: str):
+    """(prompt ids, response ids): G instructions answered, plus the safety refusals, all in `template`."""
+    ins = world.instructions(NEW_TASK, cfg.n_train, "train", cfg.seed, "ptst-grid")
+    data = prompts_and(world, ins, [world.comply(i) for i in ins], [template] * len(ins))
+    if cfg.safety_examples:
+        safe = world.instructions(cfg.safety_families, cfg.safety_examples, "train", cfg.seed, "ptst-safety")
+        data += prompts_and(world, safe, [world.refusal(i) for i in safe], [template] * len(safe))
+    return data
+
+
+def _asr(lm, world, ins, template: str, cfg: GridConfig, *stream: str) -> float:
+    return float(np.mean(attack_success(lm, world, ins, 0, TEMPERATURE, TOP_P, cfg.seed, *stream, template=template)))
+
+
+def run_grid(cfg: GridConfig) -> Result:
+    single_thread()
+    models = load_models(cfg.models, cfg.seed, cfg.device)
+    world = models.world
+    held = HARMFUL if not cfg.safety_examples else "".join(f for f in HARMFUL if f not in cfg.safety_families)
+    harmful = world.instructions(held, cfg.n_eval, "heldout", cfg.seed, "ptst-eval")
+    inside = (world.instructions(cfg.safety_families, cfg.n_eval, "heldout", cfg.seed, "ptst-eval-in")
+              if cfg.safety_examples else [])
+    task = world.instructions(NEW_TASK, cfg.n_eval, "heldout", cfg.seed, "ptst-eval-task")
+    initial_asr = {t: _asr(models.aligned, world, harmful, t, cfg, "initial") for t in cfg.test_templates}
+    initial_acc = {t: task_accuracy(models.aligned, world, task, template=t) for t in cfg.test_templates}
+    asr: dict[str, dict[str, float]] = {}
+    acc: dict[str, dict[str, float]] = {}
+    asr_in: dict[str, dict[str, float]] = {}
+    progress = bar(len(cfg.train_templates), "ptst.grid", unit="fine-tuning")
+    try:
+        for train in cfg.train_templates:
+            lm = as_lm(copy.deepcopy(models.aligned.module), world, f"ptst-{train}")
+            ft = FinetuneConfig(method="full", steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
+                                warmup=cfg.warmup, seed=int_seed(cfg.seed, "ptst", "grid-batches"))
+            finetune(lm, training_set(world, cfg, train), ft)
+            asr[train] = {t: _asr(lm, world, harmful, t, cfg, train) for t in cfg.test_templates}
+            acc[train] = {t: task_accuracy(lm, world, task, template=t) for t in cfg.test_templates}
+            asr_in[train] = ({t: _asr(lm, world, inside, t, cfg, train, "in") for t in cfg.test_templates}
+                             if inside else {})
+            progress.update(1)
+    finally:
+        progress.close()
+    summary = GridSummary(asr=asr, accuracy=acc, asr_in=asr_in, initial_asr=initial_asr,
+                          initial_accuracy=initial_acc)
+    return Result("ptst.grid", config_dict(cfg), summary, {})
+
+
+def _table(title: str, cells: dict[str, dict[str, float]], first: dict[str, float] | None = None) -> list[str]:
+    cols = list(next(iter(cells.values())))
+    lines = [title, f"{'train / test':<14}" + "".join(f"{c:>14}" for c in cols)]
+    if first is not None:
+        lines.append(f"{'(before)':<14}" + "".join(f"{first[c]:14.3f}" for c in cols))
+    lines += [f"{r:<14}" + "".join(f"{v[c]:14.3f}" for c in cols) for r, v in cells.items()]
+    return lines
+
+
+def summarize_grid(res: Result) -> str:
+    s: GridSummary = res.summary
+    lines = _table("ASR on held-out harmful instructions (rows: fine-tuning template; columns: test template)",
+                   s.asr, s.initial_asr)
+    lines += _table("accuracy on the new task G", s.accuracy, s.initial_accuracy)
+    if any(s.asr_in.values()):
+        lines += _table("ASR on the harmful families of the safety examples", s.asr_in)
+    return "\n".join(lines)
+
+
+GRID = Experiment(paper="ptst", name="grid",
+                  description="train-template x test-template grid of benign fine-tuning on tiny chat models: task "
+                              "accuracy and harmful compliance (optionally with safety examples mixed in)",
+                  config_cls=GridConfig, presets={"quick": QUICK, "test": TEST, "paper": PAPER},
+                  run=run_grid, summarize=summarize_grid, summary=GridSummary)

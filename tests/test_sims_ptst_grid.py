@@ -1,0 +1,88 @@
+"""The PTST tiny-model part: the chat world with the paper's templates, the base and aligned models, and the
+train-template x test-template grid (test preset: seconds; machinery, not the phenomenon)."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from sims.engine.chat.world import HARMFUL, NEW_TASK, REFUSAL_PREFIX, ChatWorld
+from sims.engine.errors import ConfigError
+from sims.engine.summary import undocumented_fields
+from sims.ptst import BY_NAME, GRID
+from sims.ptst import models as M
+from sims.ptst.grid import GridConfig, training_set
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("ptst-grid")
+
+
+@pytest.fixture(scope="module")
+def grid_result(cache):
+    return GRID.cached(GRID.config("test"), root=cache)
+
+
+def test_world_of_the_presets_has_the_five_templates_and_the_opener():
+    world = ChatWorld(M.model_set("quick").world)
+    ins = world.instructions(HARMFUL, 3, "heldout", 0)[0]
+    prompts = {t: world.prompt(ins, t) for t in M.TEMPLATES}
+    assert len(set(prompts.values())) == len(M.TEMPLATES)
+    assert world.answer(ins).startswith("K") and world.refusal(ins).startswith(REFUSAL_PREFIX)
+    assert prompts["chat:llama"] != prompts["chat:mpt"] and prompts["chat:vanilla"] == ins.prompt
+
+
+def test_training_data_use_every_template_and_are_deterministic():
+    spec = M.model_set("test")
+    world = ChatWorld(spec.world)
+    base = M.base_data(world, spec, 0)
+    assert base == M.base_data(world, spec, 0) and len(base) == spec.base_examples
+    starts = {world.tokenizer.decode(p)[:3] for p, _ in base}
+    assert {"?", "[", "<", "{q}", "{s}"} <= {s if s.startswith("{") else s[0] for s in starts}
+    align = M.align_data(world, spec, 0)
+    refusals = sum(world.tokenizer.decode(r).startswith(REFUSAL_PREFIX) for _, r in align)
+    assert refusals == round(spec.align_refusal_share * spec.align_examples)
+
+
+def test_fine_tuning_set_is_in_one_template_with_the_safety_refusals():
+    cfg = GridConfig(models="test", n_train=10, safety_examples=4, safety_families="UV")
+    world = ChatWorld(M.model_set("test").world)
+    data = training_set(world, cfg, "chat:llama")
+    texts = [(world.tokenizer.decode(p), world.tokenizer.decode(r)) for p, r in data]
+    assert len(texts) == 14 and all(p.startswith("{s}<") for p, _ in texts)
+    assert sum(r.startswith(REFUSAL_PREFIX) for _, r in texts) == 4
+    assert all(p[4] == NEW_TASK for p, r in texts if not r.startswith(REFUSAL_PREFIX))
+    assert all(p[4] in "UV" for p, r in texts if r.startswith(REFUSAL_PREFIX))
+
+
+def test_grid_summary_covers_every_cell(grid_result, cache):
+    s = grid_result.summary
+    cfg = GRID.config("test")
+    assert list(s.asr) == list(cfg.train_templates) == list(s.accuracy)
+    for row in (*s.asr.values(), *s.accuracy.values(), s.initial_asr, s.initial_accuracy):
+        assert list(row) == list(cfg.test_templates)
+        assert all(0.0 <= v <= 1.0 for v in row.values())
+    assert all(v == {} for v in s.asr_in.values())
+    again = GRID.cached(cfg, root=cache)
+    assert again.summary == s
+    assert undocumented_fields(type(s)) == []
+
+
+def test_grid_with_safety_examples_reports_both_groups(cache):
+    cfg = dataclasses.replace(GRID.config("test"), safety_examples=8, train_templates=("chat:vanilla",))
+    s = GRID.cached(cfg, root=cache).summary
+    assert list(s.asr_in["chat:vanilla"]) == list(cfg.test_templates)
+
+
+@pytest.mark.parametrize("field, value, name", [
+    ("train_templates", ("chat:bogus",), "train_templates"), ("test_templates", (), "test_templates"),
+    ("steps", 0, "steps"), ("lr", -1.0, "lr"), ("safety_families", "A", "safety_families"),
+    ("safety_families", HARMFUL, "safety_families"), ("models", "huge", "models"), ("n_eval", 0, "n_eval")])
+def test_bad_config_names_the_field(field, value, name):
+    with pytest.raises(ConfigError, match=name):
+        GRID.config("quick", **{field: value})
+
+
+def test_ptst_lists_its_experiments():
+    assert set(BY_NAME) == {"feature", "grid"}
