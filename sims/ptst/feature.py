@@ -279,8 +279,9 @@ class FeatureConfig:
 
     def validate(self) -> None:
         """Check every field; ConfigError naming the first bad one."""
-        for name in ("w_common", "w_family", "w_system", "w_content"):
+        for name in ("w_common", "w_family", "w_system"):
             validate.non_negative(name, getattr(self, name))
+        validate.positive("w_content", self.w_content)  # the safety template's own component: aligned_init divides by it
         validate.positive("w_unique", self.w_unique)
         validate.positive_int("query_dims", self.query_dims, _NAMED)
         for name in ("harm", "danger_harm", "topic", "noise", "safety_margin", "caution"):

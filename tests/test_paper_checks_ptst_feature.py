@@ -1,0 +1,157 @@
+"""The PTST simulation claims (paper_checks.ptst, SIM_CLAIMS) on the template-feature model (sims.ptst.feature):
+every claim evaluated at the quick preset (it holds and its negative control fails, or it is an honest failure
+marked xfail with its measured intervals), each statistic against a hand computation from the grid it reads, the
+control run's settings, and the claims' fields."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from paper_checks import EMPIRICAL, OURS, SECONDARY, claims_of, evaluate
+from paper_checks import ptst as checks
+from sims.ptst import feature as ft
+
+SAFE = ft.SAFETY_TEMPLATE
+BY_NAME = {c.name: c for c in checks.SIM_CLAIMS}
+
+# Honest failures at the quick preset, with the intervals measured when the claims were first run (seeds 0, 1, 2).
+HONEST_FAILURES = {
+    "safety_data_in_distribution_only": (
+        "the claim holds (0.6999 [0.6738, 0.7260]) but its control passes too: under PTST with the same mixed "
+        "safety data the math-wrapped cluster's ASR still exceeds the in-cluster ASR by 0.2164 [0.1980, 0.2349], "
+        "more than the band's 0.05; PTST lowers the held-out erosion in this model but does not remove it"),
+}
+
+
+@pytest.fixture(scope="module")
+def summary():
+    """One quick-preset run (seed 0), computed directly, for the hand checks of the statistics."""
+    return ft.run_feature(ft.FEATURE.config("quick")).summary
+
+
+# ---- every claim at the quick preset -------------------------------------------------------------------------
+def _params():
+    for name in BY_NAME:
+        marks = [pytest.mark.xfail(strict=True, reason=HONEST_FAILURES[name])] if name in HONEST_FAILURES else []
+        yield pytest.param(name, marks=marks, id=name)
+
+
+@pytest.mark.parametrize("name", list(_params()))
+def test_claim_holds_and_its_control_fails(name, quick_context):
+    out = evaluate(BY_NAME[name], quick_context)
+    assert out.passed, (out.values, out.estimate)
+    assert out.control_outcome == "fails", (out.control_values, out.control_estimate)
+    assert out.ok
+
+
+def test_declared_seeds_are_used(quick_context):
+    """ptst_keeps_safety declares 8 seeds: the default three continued by 3..7, for the claim and its control."""
+    out = evaluate(BY_NAME["ptst_keeps_safety"], quick_context)
+    assert out.seeds == tuple(range(8))
+    assert len(out.values) == len(out.control_values) == 8
+    assert len(evaluate(BY_NAME["same_template_degrades_most"], quick_context).values) == 3
+
+
+def test_measurements_match_direct_runs(quick_context):
+    """Each claim's per-seed values are its statistic on a direct (uncached) run of that seed's quick config."""
+    runs = {s: ft.run_feature(ft.FEATURE.config("quick", seed=s)).summary for s in quick_context.seeds}
+    expected = {
+        "same_template_degrades_most": lambda s: s.asr[SAFE][SAFE] - max(
+            s.asr[a][SAFE] for a in ("text:vanilla", "text:alpaca", "chat:vanilla", "chat:mpt")),
+        "overlap_knob_raises_asr": lambda s: s.knob_diagonal - s.knob_asr[0],
+        "safety_data_in_distribution_only": lambda s: (s.mixing[f"{SAFE}->{SAFE}"].held_out
+                                                       - s.mixing[f"{SAFE}->{SAFE}"].in_cluster),
+    }
+    for name, hand in expected.items():
+        got = BY_NAME[name].measure(quick_context)
+        assert got == pytest.approx([hand(runs[s]) for s in quick_context.seeds], rel=1e-12, abs=1e-15), name
+
+
+# ---- the statistics against hand computations -----------------------------------------------------------------
+def test_column_excess_by_hand(summary):
+    col = {a: summary.asr[a][SAFE] for a in ft.TEMPLATES}
+    for train in ft.TEMPLATES:
+        others = [v for a, v in col.items() if a != train]
+        assert checks.column_excess(train)(summary) == col[train] - max(others)
+    # exactly one training template can be the column's maximum: only it has a positive excess
+    assert sum(checks.column_excess(a)(summary) > 0 for a in ft.TEMPLATES) == 1
+
+
+def test_rise_over_initial_by_hand(summary):
+    assert checks.rise_over_initial("chat:vanilla")(summary) == (summary.asr["chat:vanilla"][SAFE]
+                                                                 - summary.initial_asr[SAFE])
+    assert checks.rise_over_initial("text:alpaca", "chat:mpt")(summary) == (summary.asr["text:alpaca"]["chat:mpt"]
+                                                                            - summary.initial_asr["chat:mpt"])
+
+
+def test_knob_rise_uses_the_ends_of_the_rho_range(summary):
+    assert summary.rhos[0] == 0.0 and summary.rhos[-1] == 1.0
+    assert checks.knob_rise(summary) == summary.knob_asr[-1] - summary.knob_asr[0]
+    shuffled = dataclasses.replace(summary, rhos=summary.rhos[::-1], knob_asr=summary.knob_asr[::-1])
+    assert checks.knob_rise(shuffled) == checks.knob_rise(summary)
+
+
+def test_mixing_gap_by_hand(summary):
+    m = summary.mixing["chat:vanilla->chat:llama"]
+    assert checks.mixing_gap("chat:vanilla")(summary) == m.held_out - m.in_cluster
+    with pytest.raises(KeyError):
+        checks.mixing_gap("text:alpaca")(summary)   # not a condition of the run
+
+
+# ---- the control run of the overlap knob ----------------------------------------------------------------------
+def test_knob_control_turns_templates_off_but_still_fine_tunes(quick_context):
+    runs = quick_context.results(ft.FEATURE, scale_template=checks.TEMPLATE_OFF,
+                                 scale_interaction=checks.TEMPLATE_OFF)
+    assert len(runs) == len(quick_context.seeds)
+    for r in runs:
+        assert r.config["scale_template"] == r.config["scale_interaction"] == checks.TEMPLATE_OFF
+        assert r.config["scale_query"] == ft.FEATURE.config("quick").scale_query
+        s = r.summary
+        # benign fine-tuning still raises benign accuracy under the training template (query features carry it)
+        assert s.benign[s.knob_train][s.knob_train] > s.initial_benign[s.knob_train] + 0.2
+        # the initial policy is unchanged by the scales (aligned_init divides them out)
+        assert s.initial_asr == pytest.approx(
+            ft.run_feature(ft.FEATURE.config("quick", seed=r.config["seed"])).summary.initial_asr, rel=1e-9)
+
+
+# ---- fields ---------------------------------------------------------------------------------------------------
+TEXT_FIELDS = ("source", "statement", "measurement", "control_setting", "paper_value")
+
+
+def test_claims_list_and_fields():
+    assert checks.CLAIMS == checks.TABLE_CLAIMS + checks.SIM_CLAIMS + checks.GRID_CLAIMS
+    assert [c.name for c in claims_of("ptst")] == [c.name for c in checks.CLAIMS]
+    names = [c.name for c in checks.CLAIMS]
+    assert len(names) == len(set(names))
+    assert len(checks.SIM_CLAIMS) == 4
+    for c in checks.SIM_CLAIMS:
+        assert c.kind == EMPIRICAL and c.paper == "ptst" and c.control is not None
+        assert c.source_status in (SECONDARY, OURS)
+        assert ("template-feature model" in c.source) and ("T3." in c.source)
+        for f in (*TEXT_FIELDS, "name"):
+            assert "notes" not in getattr(c, f).lower(), (c.name, f)
+        assert "notes" not in c.expect.origin.lower()
+        assert "before the claim or its control was first measured" in c.expect.origin
+        # one-sided bands
+        assert (c.expect.low == -float("inf")) != (c.expect.high == float("inf"))
+        assert not c.undecided_ok
+    assert BY_NAME["overlap_knob_raises_asr"].source_status == OURS
+    assert BY_NAME["ptst_keeps_safety"].seeds == 8
+
+
+def test_controls_are_not_the_claims_values(quick_context):
+    """Each control is a different measurement (no value shared with its claim, none NaN)."""
+    for c in checks.SIM_CLAIMS:
+        vals, ctrl = list(c.measure(quick_context)), list(c.control(quick_context))
+        assert all(math.isfinite(v) for v in vals + ctrl)
+        assert not set(vals) & set(ctrl), c.name
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="benign fine-tuning leaves the tiny aligned model's refusals intact: ASR rise "
+                                       "0 [0, 0] at seeds 0-2 (docs/ptst.md)")
+def test_grid_claim_at_the_quick_preset(quick_context):
+    out = evaluate(checks.GRID_CLAIMS[0], quick_context)
+    assert out.passed and out.control_outcome == "fails", (out.values, out.control_values)
