@@ -27,7 +27,7 @@ from sims.ptst import FEATURE, GRID, published
 from sims.ptst.feature import SAFETY_TEMPLATE
 from sims.ptst.published import ASR_DIRECTHARM4, BEFORE, GSM8K, PTST
 
-from .claims import OURS, PUBLISHED, SECONDARY, Claim, Context, Expect
+from .claims import PUBLISHED, SECONDARY, Claim, Context, Expect
 
 PAPER = "ptst"
 ARXIV = "arXiv 2402.18540"
@@ -140,7 +140,6 @@ TABLE_CLAIMS = [
 FEATURE_SOURCE = "template-feature model of sims.ptst.feature (toy model {} of the research summary, Sec. 3.6)"
 ONE_POINT = 0.01     # one percentage point of ASR: the smallest rise or gap the rules below accept as real
 SMALL_RISE = 0.05    # five percentage points of ASR: the most a rise may be and still count as "safety kept"
-TEMPLATE_OFF = 1e-3  # template and interaction feature scales of the control run where templates carry no update
 
 
 def _feature(ctx: Context, statistic, **overrides) -> list[float]:
@@ -161,12 +160,6 @@ def rise_over_initial(train: str, test: str = SAFETY_TEMPLATE):
     return lambda s: s.asr[train][test] - s.initial_asr[test]
 
 
-def knob_rise(s) -> float:
-    """Overlap knob (T3.2): ASR under the test template B(rho) at the largest rho minus at the smallest."""
-    lo, hi = s.rhos.index(min(s.rhos)), s.rhos.index(max(s.rhos))
-    return s.knob_asr[hi] - s.knob_asr[lo]
-
-
 def mixing_gap(train: str, test: str = SAFETY_TEMPLATE):
     """T3.3, condition train->test: after fine-tuning with cluster-1 safety examples mixed in, ASR on the held-out
     math-wrapped cluster 2 minus ASR on held-out cluster-1 queries (the safety data's own distribution)."""
@@ -178,6 +171,9 @@ def mixing_gap(train: str, test: str = SAFETY_TEMPLATE):
 
 _BEFORE_MEASURING = "; written down before the claim or its control was first measured"
 
+# The overlap knob (T3.2) is not a claim here: in this model the rise of ASR with rho is exactly linear in rho
+# (a property of the construction, tested in tests/test_sims_ptst_feature.py), and the only control found for it,
+# the template features scaled down, is the same statistic rescaled, which cannot pass.
 SIM_CLAIMS = [
     Claim(name="same_template_degrades_most", paper=PAPER, source_status=SECONDARY,
           source=f"{ARXIV} abstract and Sec. 1 (using the same template for fine-tuning and inference, even the "
@@ -215,21 +211,6 @@ SIM_CLAIMS = [
                           "which the paper says loses much of its safety",
           paper_value="DirectHarm4 ASR %: 0.00 before fine-tuning, 1.08 PTST, 18.08 fine-tuned and tested with "
                       "chat:llama"),
-    Claim(name="overlap_knob_raises_asr", paper=PAPER, source_status=OURS,
-          source="toy model T3.2 of the research summary (Sec. 3.6: the paper's 'distribution shift protects "
-                 "alignment' read as a monotone property of template overlap); " + FEATURE_SOURCE.format("T3.2"),
-          statement="the closer the test template is to the training template (cosine rho), the more of the benign "
-                    "fine-tuning's loss of safety it inherits",
-          measurement="ASR under the knob template B(rho) at rho = 1 (the training template chat:vanilla itself) "
-                      "minus at rho = 0 (a template orthogonal to every template), quick preset",
-          expect=Expect(ONE_POINT, _HIGH, origin="a stated rule: a rise of at least one point of ASR (0.01) from "
-                                                 "rho = 0 to rho = 1" + _BEFORE_MEASURING),
-          measure=lambda ctx: _feature(ctx, knob_rise),
-          control=lambda ctx: _feature(ctx, knob_rise, scale_template=TEMPLATE_OFF,
-                                       scale_interaction=TEMPLATE_OFF),
-          control_setting=f"the same rise in a model whose template and interaction features are scaled down to "
-                          f"{TEMPLATE_OFF:g} (query features unchanged, so benign fine-tuning still happens): the "
-                          f"update then has no template-specific part for the overlap to transfer"),
     Claim(name="safety_data_in_distribution_only", paper=PAPER, source_status=SECONDARY,
           source=f"{ARXIV} (mixing safety examples into fine-tuning, GSM-Danger; the direction only, its numbers "
                  f"are not transcribed); " + FEATURE_SOURCE.format("T3.3"),

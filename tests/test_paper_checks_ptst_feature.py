@@ -4,7 +4,6 @@ marked xfail with its measured intervals), each statistic against a hand computa
 control run's settings, and the claims' fields."""
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import pytest
@@ -60,7 +59,6 @@ def test_measurements_match_direct_runs(quick_context):
     expected = {
         "same_template_degrades_most": lambda s: s.asr[SAFE][SAFE] - max(
             s.asr[a][SAFE] for a in ("text:vanilla", "text:alpaca", "chat:vanilla", "chat:mpt")),
-        "overlap_knob_raises_asr": lambda s: s.knob_diagonal - s.knob_asr[0],
         "safety_data_in_distribution_only": lambda s: (s.mixing[f"{SAFE}->{SAFE}"].held_out
                                                        - s.mixing[f"{SAFE}->{SAFE}"].in_cluster),
     }
@@ -86,34 +84,11 @@ def test_rise_over_initial_by_hand(summary):
                                                                             - summary.initial_asr["chat:mpt"])
 
 
-def test_knob_rise_uses_the_ends_of_the_rho_range(summary):
-    assert summary.rhos[0] == 0.0 and summary.rhos[-1] == 1.0
-    assert checks.knob_rise(summary) == summary.knob_asr[-1] - summary.knob_asr[0]
-    shuffled = dataclasses.replace(summary, rhos=summary.rhos[::-1], knob_asr=summary.knob_asr[::-1])
-    assert checks.knob_rise(shuffled) == checks.knob_rise(summary)
-
-
 def test_mixing_gap_by_hand(summary):
     m = summary.mixing["chat:vanilla->chat:llama"]
     assert checks.mixing_gap("chat:vanilla")(summary) == m.held_out - m.in_cluster
     with pytest.raises(KeyError):
         checks.mixing_gap("text:alpaca")(summary)   # not a condition of the run
-
-
-# ---- the control run of the overlap knob ----------------------------------------------------------------------
-def test_knob_control_turns_templates_off_but_still_fine_tunes(quick_context):
-    runs = quick_context.results(ft.FEATURE, scale_template=checks.TEMPLATE_OFF,
-                                 scale_interaction=checks.TEMPLATE_OFF)
-    assert len(runs) == len(quick_context.seeds)
-    for r in runs:
-        assert r.config["scale_template"] == r.config["scale_interaction"] == checks.TEMPLATE_OFF
-        assert r.config["scale_query"] == ft.FEATURE.config("quick").scale_query
-        s = r.summary
-        # benign fine-tuning still raises benign accuracy under the training template (query features carry it)
-        assert s.benign[s.knob_train][s.knob_train] > s.initial_benign[s.knob_train] + 0.2
-        # the initial policy is unchanged by the scales (aligned_init divides them out)
-        assert s.initial_asr == pytest.approx(
-            ft.run_feature(ft.FEATURE.config("quick", seed=r.config["seed"])).summary.initial_asr, rel=1e-9)
 
 
 # ---- fields ---------------------------------------------------------------------------------------------------
@@ -125,7 +100,7 @@ def test_claims_list_and_fields():
     assert [c.name for c in claims_of("ptst")] == [c.name for c in checks.CLAIMS]
     names = [c.name for c in checks.CLAIMS]
     assert len(names) == len(set(names))
-    assert len(checks.SIM_CLAIMS) == 4
+    assert len(checks.SIM_CLAIMS) == 3
     for c in checks.SIM_CLAIMS:
         assert c.kind == EMPIRICAL and c.paper == "ptst" and c.control is not None
         assert c.source_status in (SECONDARY, OURS)
@@ -137,7 +112,6 @@ def test_claims_list_and_fields():
         # one-sided bands
         assert (c.expect.low == -float("inf")) != (c.expect.high == float("inf"))
         assert not c.undecided_ok
-    assert BY_NAME["overlap_knob_raises_asr"].source_status == OURS
     assert BY_NAME["ptst_keeps_safety"].seeds == 8
 
 
