@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from sims.engine import validate
+from sims.engine import cluster, executor, validate
 from sims.engine.cli import field_parser, guarded
 from sims.engine.errors import ConfigError, DivergenceError, TheoryLabError
 
@@ -27,7 +27,7 @@ def _figures(name: str, ctx: Context, out: Path) -> list[tuple[str, Path]]:
 
 def main(argv: list[str] | None = None) -> int:
     """Exit codes: 0 every claim holds; 1 a claim fails or a control does not; 2 a bad argument (one sentence);
-    3 a run diverged; 130 interrupted (finished runs stay in the cache)."""
+    3 a run diverged; 4 a cluster task failed; 130 interrupted (finished runs stay in the cache)."""
     parser = argparse.ArgumentParser(prog="python -m paper_checks", description=__doc__)
     parser.add_argument("names", nargs="*", help=f"papers to check (default: all of {', '.join(available())})")
     parser.add_argument("--preset", default="quick", choices=("quick", "paper"))
@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=None, help="cache folder (default: results/cache)")
     parser.add_argument("--only", default="", help="comma-separated claim names to run (default: all)")
     parser.add_argument("--no-figures", action="store_true", help="skip the figures in the report")
+    cluster.add_arguments(parser)
     args = parser.parse_args(argv)
     return guarded(lambda: _check(args))
 
@@ -74,22 +75,29 @@ def _check(args: argparse.Namespace) -> int:
     validate.writable_dir("--out", args.out)
     if args.cache is not None:
         validate.writable_dir("--cache", args.cache)
+    settings = cluster.settings_from(args)
+    if settings is not None:
+        validate.writable_dir("--slurm-folder", settings.folder)
     ctx = Context(preset=args.preset, seeds=seeds, cache=args.cache, seeds_chosen=args.seeds is not None)
     start = time.perf_counter()
     outcomes = []
     for claim in claims:
         print(f"measuring {claim.paper}.{claim.name} ...", file=sys.stderr, flush=True)
         try:
-            outcomes.append(evaluate(claim, ctx))
+            with executor.use(settings):  # each seed's run an array task on the cluster, when one is asked for
+                outcomes.append(evaluate(claim, ctx))
         except ConfigError as err:
             raise ConfigError(f"{claim.paper}.{claim.name}: {err}") from None
+        except cluster.TaskFailed as err:
+            raise cluster.TaskFailed(f"{claim.paper}.{claim.name}: {err}") from None
         except TheoryLabError as err:
             raise DivergenceError(f"{claim.paper}.{claim.name}: {err}") from None
     print(text_table(outcomes))
     figures = []
     for n in [] if args.no_figures else names:
         try:
-            figures += _figures(n, ctx, args.out / "figures")
+            with executor.use(settings):  # a figure's missing runs go where the claims' went
+                figures += _figures(n, ctx, args.out / "figures")
         except Exception as err:  # a figure must not cost the report of a long run: say so and go on
             print(f"warning: the {n} figures failed ({type(err).__name__}: {err}); report written without them.",
                   file=sys.stderr)

@@ -15,12 +15,12 @@ import json
 import os
 import re
 import time
-from functools import lru_cache
+import functools
 from pathlib import Path
 from typing import Any, Callable
 
 from . import results
-from .executor import map_runs
+from .executor import current_cluster, map_runs
 from .summary import Summary, SummaryError, encode
 
 # Bump when a change to the simulations makes old cached results wrong. 2: results hold a typed "summary".
@@ -50,7 +50,7 @@ def config_dict(config: Any) -> dict[str, Any]:
 _SIMS = Path(__file__).resolve().parents[1]
 
 
-@lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=None)
 def code_fingerprint(paper: str) -> str:
     """Hash of the source a paper's results depend on: the top-level modules of sims/engine/, each engine
     subpackage (e.g. `lm`) that the paper's code imports, sims/<paper>(.py or package) and theory/<paper>.py (those
@@ -134,8 +134,11 @@ def sweep(experiment: str, configs: list[Any], run: Callable[[Any], results.Resu
     soon as it finishes, so an interrupted sweep resumes at the points it lacks. With workers > 1 the missing
     points are computed in that many worker processes (`executor.map_runs`; `run` must then be a module-level
     function whose result depends on its config alone). on_done(i, result) sees every point, cached or not.
-    summary: the typed summary class of the results (as in `cached_run`)."""
-    if workers == 1:
+    summary: the typed summary class of the results (as in `cached_run`). With a cluster in use
+    (`executor.use`), every missing point is one array task that stores its own result in the cache
+    (`cached_run` in the task), so a result survives the driver."""
+    remote = current_cluster() is not None
+    if workers == 1 and not remote:
         out = []
         for i, c in enumerate(configs):
             out.append(cached_run(experiment, c, run, root, refresh, summary))
@@ -154,6 +157,17 @@ def sweep(experiment: str, configs: list[Any], run: Callable[[Any], results.Resu
         else:
             todo.append(i)
 
+    if remote:
+        def arrived(j: int, res: results.Result) -> None:
+            out[todo[j]] = res
+            if on_done is not None:
+                on_done(todo[j], res)
+
+        root = (Path(root) if root is not None else default_root()).resolve()
+        task = functools.partial(cached_run, experiment, run=run, root=root, refresh=refresh, summary=summary)
+        map_runs(task, [(configs[i],) for i in todo], workers, arrived)
+        return out
+
     def store(j: int, res: results.Result) -> None:
         i = todo[j]
         _checked(experiment, res, summary)
@@ -166,3 +180,22 @@ def sweep(experiment: str, configs: list[Any], run: Callable[[Any], results.Resu
 
     map_runs(run, [(configs[i],) for i in todo], workers, store)
     return out
+
+
+def sweep_in_run(experiment: str, configs: list[Any], run: Callable[[Any], results.Result], workers: int = 1,
+                 summary: type[Summary] | None = None, desc: str | None = None, weight: int = 1
+                 ) -> list[results.Result]:
+    """The runs of a sweep that an experiment's own run is made of (e.g. every model of a family): inside a
+    cached run (`cached_run`) they go through the cache as a sweep of their own, each stored as soon as it
+    finishes and reused when present, so an interrupted sweep keeps its finished runs; in a bare `run(config)`
+    they are computed and stored nowhere. A progress bar counts `weight` units (e.g. training steps) per run."""
+    from .progress import bar
+    with bar(len(configs) * weight, desc or experiment) as progress:
+        def done(i: int, res: results.Result) -> None:
+            progress.update(weight)
+
+        where = active()
+        if where is None:
+            return map_runs(run, [(c,) for c in configs], workers, done)
+        root, refresh = where
+        return sweep(experiment, configs, run, root, refresh, workers, done, summary=summary)

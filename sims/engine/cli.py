@@ -1,10 +1,11 @@
 """Command line for experiments: presets, --seed, --out, --device and one flag per config field.
 
-`python -m sims.<paper> [experiment] [--preset quick|paper] [--seed N] [--out DIR] [--device D]
-[--<field> VALUE ...]`. Sequence fields take comma-separated values (`--alphas 32,128,512`).
-Bad parameters or output folders end the program with one sentence naming them (exit code 2); a diverging
-run ends it with a sentence saying where (exit code 3); Ctrl-C ends it with exit code 130, the finished runs kept
-in the cache. Seeds are integers from 0 to 2**63 - 1.
+`python -m sims.<paper> [experiment] [--preset quick|paper] [--seed N] [--out DIR] [--device D] [--executor
+local|slurm|submitit-local] [--slurm-... VALUE] [--<field> VALUE ...]`. A cluster task that fails ends the program
+with exit code 4 and one sentence naming its log. Sequence fields take comma-separated values (`--alphas
+32,128,512`). Bad parameters or output folders end the program with one sentence naming them (exit code 2); a
+diverging run ends it with a sentence saying where (exit code 3); Ctrl-C ends it with exit code 130, the finished
+runs kept in the cache. Seeds are integers from 0 to 2**63 - 1.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import typing
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import cache, results, validate
+from . import cache, cluster, executor, results, validate
 from .errors import ConfigError, DivergenceError
 from .experiment import PRESETS, Experiment
 
@@ -88,6 +89,7 @@ def _add_experiment_args(parser: argparse.ArgumentParser, exp: Experiment) -> No
     parser.add_argument("--no-figure", action="store_true", help="do not draw the figure")
     if any(f.name == "device" for f in dataclasses.fields(quick)):
         parser.add_argument("--device", default=None, help="auto (cuda when present), cpu or cuda")
+    cluster.add_arguments(parser)
     group = parser.add_argument_group("parameters (quick preset value shown)")
     for f in dataclasses.fields(quick):
         if f.name in _SPECIAL:
@@ -156,10 +158,11 @@ def draw_figure(exp: Experiment, result: results.Result, out: Path) -> list[Path
 
 
 def guarded(body: Callable[[], int]) -> int:
-    """Run a command's body so that it ends in one of four ways, never a traceback for a user's mistake: its own
+    """Run a command's body so that it ends in one of five ways, never a traceback for a user's mistake: its own
     exit code (0 on success), 2 with one sentence for a bad parameter or path (ConfigError), 3 for a divergence
-    the run detected (DivergenceError), 130 on Ctrl-C (every finished run is already in the cache). A run whose
-    sizes the config accepted but no memory can hold is also a one-sentence exit 2."""
+    the run detected (DivergenceError), 4 for a cluster task that failed (cluster.TaskFailed), 130 on Ctrl-C
+    (every finished run is already in the cache). A run whose sizes the config accepted but no memory can hold is
+    also a one-sentence exit 2."""
     try:
         return body()
     except ConfigError as err:
@@ -168,6 +171,9 @@ def guarded(body: Callable[[], int]) -> int:
     except DivergenceError as err:
         print(f"error: {err}", file=sys.stderr)
         return 3
+    except cluster.TaskFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 4
     except KeyboardInterrupt:
         print("interrupted: the runs that finished are kept in the cache; the same command resumes from them.",
               file=sys.stderr)
@@ -218,12 +224,19 @@ def _run(paper: str, exp: Experiment, args: argparse.Namespace, execute: bool) -
     config = exp.config(args.preset, **_overrides(args, exp))
     out = validate.writable_dir("--out", args.out if args.out is not None else Path("results") / paper)
     validate.writable_dir("--cache", args.cache if args.cache is not None else cache.default_root())
+    settings = cluster.settings_from(args)
+    if settings is not None:
+        validate.writable_dir("--slurm-folder", settings.folder)
     if not execute:
         return 0
     start = time.perf_counter()
-    result = exp.cached(config, root=args.cache, refresh=args.refresh)
+    sent = cluster.SUBMITTED[0]
+    with executor.use(settings):
+        result = exp.cached(config, root=args.cache, refresh=args.refresh)
     wall = time.perf_counter() - start
     print(exp.summarize(result))
+    if settings is not None and not result.meta.get("from_cache") and cluster.SUBMITTED[0] == sent:
+        print(f"note: {exp.id} has no sweep of independent runs, so it ran here, not on the cluster.")
     source = "cache" if result.meta.get("from_cache") else "computed"
     print(f"[{exp.id}] {source} in {wall:.1f} s (run wall time {result.meta.get('wall_s', float('nan')):.1f} s)")
     results.save(result, out / exp.name)

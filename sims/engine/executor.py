@@ -11,18 +11,43 @@ On Linux and macOS a worker ends itself within a second or two of the process th
 a scheduler, SIGKILL, a crash): it would otherwise train on, unseen, through the runs already queued to it and
 then wait forever. (On Windows a parent's death does not change a child's parent pid, so there the watchdog never
 fires.)
+With a cluster in use (`use(ClusterSettings(...))`, set by `--executor slurm` on the command lines) every call of
+`map_runs` goes to `cluster.run_array` instead, one array task per call, whatever `workers` says: no paper module
+changes.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import multiprocessing
 import os
 import signal
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from . import validate
+from .cluster import ClusterSettings, run_array
+
+_CLUSTER: contextvars.ContextVar[ClusterSettings | None] = contextvars.ContextVar("cluster", default=None)
+
+
+def current_cluster() -> ClusterSettings | None:
+    """The cluster sweeps are sent to now; None: local (this process or worker processes)."""
+    return _CLUSTER.get()
+
+
+@contextlib.contextmanager
+def use(settings: ClusterSettings | None) -> Iterator[None]:
+    """Within the block, every `map_runs` sends its calls to the cluster of `settings` (None: local)."""
+    if settings is not None:
+        settings.validate()
+    token = _CLUSTER.set(settings)
+    try:
+        yield
+    finally:
+        _CLUSTER.reset(token)
 
 
 PARENT_POLL_S = 1.0
@@ -71,12 +96,16 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
 
 def map_runs(fn: Callable[..., Any], calls: Iterable[Sequence[Any]], workers: int = 1,
              on_done: Callable[[int, Any], None] | None = None) -> list[Any]:
-    """[fn(*args) for args in calls], computed by `workers` processes; on_done(i, result) as each finishes.
+    """[fn(*args) for args in calls], computed by `workers` processes (or as array tasks on the cluster in use,
+    see `use`); on_done(i, result) as each finishes.
 
     A run that raises stops the sweep: runs not yet started are cancelled and the error is raised here, after the
     runs that had already finished were passed to on_done."""
     validate.positive_int("workers", workers)
     calls = [tuple(c) for c in calls]
+    cluster = current_cluster()
+    if cluster is not None:
+        return run_array(fn, calls, cluster, on_done, desc=getattr(fn, "__name__", "runs"))
     out: list[Any] = [None] * len(calls)
     if workers == 1 or len(calls) <= 1:
         for i, args in enumerate(calls):

@@ -4,6 +4,7 @@ torch is imported lazily so that numpy-only simulations do not pay for it.
 """
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 
 from .errors import ConfigError
@@ -25,12 +26,17 @@ def resolve_device(requested: str = "auto"):
     raise ConfigError(f"device must be auto, cpu or cuda; got {requested!r}.")
 
 
+THREADS_ENV = "THEORYLAB_THREADS"
+
+
 def single_thread() -> None:
-    """Pin torch to one intra-op thread (2-core machines are slowed 100x by oversubscription)."""
+    """Pin torch to one intra-op thread (2-core machines are slowed 100x by oversubscription), or to
+    $THEORYLAB_THREADS threads where a cluster task set it to the CPUs it was given (`cluster.run_task`)."""
     import torch
 
-    if torch.get_num_threads() != 1:
-        torch.set_num_threads(1)
+    wanted = int(os.environ.get(THREADS_ENV, "1") or 1)
+    if torch.get_num_threads() != wanted:
+        torch.set_num_threads(wanted)
 
 
 def generator(seed: int, *stream: str | int, device="cpu"):

@@ -14,11 +14,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from sims.engine import Experiment, Result, Summary, cache, map_runs, validate
+from sims.engine import Experiment, Result, Summary, cache, validate
 from sims.engine.cache import config_dict
 from sims.engine.divergence import check_finite
 from sims.engine.nets import CausalTransformer, n_params
-from sims.engine.progress import bar as progress_bar
 from sims.engine.seeding import rng
 from sims.engine.torch_layer import resolve_device, seeded, single_thread
 
@@ -365,16 +364,8 @@ def _run_points(cfg: "TrainConfig", configs: list["TrainConfig"]) -> list[Result
     points go through the cache as a sweep of their own (`knapsack.train_point`): each is stored as soon as it
     finishes and reused when present, so an interrupted sweep keeps its finished runs. A bare `run(config)`
     trains every point and stores nothing."""
-    active = cache.active()
-    with progress_bar(len(configs) * cfg.steps, "knapsack.train") as bar:
-        def done(i: int, res: Result) -> None:
-            bar.update(cfg.steps)
-
-        if active is None:
-            return map_runs(_run_point, [(c,) for c in configs], cfg.workers, done)
-        root, refresh = active
-        return cache.sweep(POINT, configs, _run_point, root, refresh, cfg.workers, done,
-                           summary=TrainPointSummary)
+    return cache.sweep_in_run(POINT, configs, _run_point, cfg.workers, TrainPointSummary, "knapsack.train",
+                              cfg.steps)
 
 
 @dataclass(frozen=True)
