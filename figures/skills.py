@@ -1,7 +1,8 @@
 """Figures of the MATH^2 paper (Shah et al., arXiv 2407.21009): the paper's 25 models, MATH^2 accuracy Y against
 MATH accuracy X with the curve Y = X^2 and every model labelled (the website's squared_relationship.png style,
 redrawn from the published table), and [ours] the fitted exponent against the number k of skills per question
-in the synthetic population, with the line exponent = k.
+in the synthetic population, with the line exponent = k; [ours] the trained tiny Transformers: two- and
+three-skill accuracy against one-skill accuracy for every model and budget, with X^2 and X^3.
 """
 from __future__ import annotations
 
@@ -61,6 +62,51 @@ def fig_population(res: Result) -> "plt.Figure":
     return fig
 
 
+def fig_trained(res: Result) -> "plt.Figure":
+    """Left: held-out two-skill accuracy against one-skill accuracy, every model at every budget (small, faint)
+    and at the end of training (large), with Y = X^2. Middle: the same for three skills with X^3. Right: Y2
+    against the product of each model's own one-skill results along the questions (the line Y = product is
+    'composing costs nothing')."""
+    s, a, cfg = res.summary, res.arrays, res.config
+    final = a["final"] > 0
+    widths = sorted(set(int(d) for d in a["d_model"]))
+    colors = dict(zip(widths, plt.cm.viridis(np.linspace(0.0, 0.8, len(widths)))))
+    fig, axes = plt.subplots(1, 3, figsize=(13.0, 4.2))
+    grid = np.linspace(0.0, 1.0, 200)
+    panels = ((axes[0], "y2", 2, s.final.exponent2, s.budgets.exponent2),
+              (axes[1], "y3", 3, s.final.exponent3, s.budgets.exponent3))
+    for ax, key, k, kf, kb in panels:
+        ax.plot(grid, grid ** k, color="tab:red", lw=1.0, label=f"Y = X^{k}")
+        ax.plot(grid, grid, color="gray", ls=":", lw=0.8, label="Y = X")
+        for d in widths:
+            m = a["d_model"] == d
+            ax.scatter(a["x"][m & ~final], a[key][m & ~final], s=9, color=colors[d], alpha=0.35)
+            ax.scatter(a["x"][m & final], a[key][m & final], s=30, color=colors[d], edgecolor="black",
+                       label=f"width {d}, end of training")
+        ax.axvspan(cfg["x_low"], cfg["x_high"], color="gray", alpha=0.06)
+        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="one-skill accuracy X",
+               ylabel=f"held-out {k}-skill accuracy", title=f"fitted k: end of training {kf:.2f}, every budget "
+                                                             f"{kb:.2f}")
+        ax.title.set_fontsize(9)
+        ax.legend(fontsize=6.5, loc="upper left")
+    bx = axes[2]
+    bx.plot(grid, grid, color="gray", ls=":", lw=0.8, label="Y = own-skill product")
+    for d in widths:
+        m = a["d_model"] == d
+        bx.scatter(a["pred2"][m & ~final], a["y2"][m & ~final], s=9, color=colors[d], alpha=0.35)
+        bx.scatter(a["pred2"][m & final], a["y2"][m & final], s=30, color=colors[d], edgecolor="black",
+                   label=f"width {d}")
+    bx.set(xlim=(0, 1), ylim=(0, 1), xlabel="product of the model's own one-skill results",
+           ylabel="held-out two-skill accuracy", title=f"Y / product: end {s.final.own_ratio2:.3f}, every budget "
+                                                       f"{s.budgets.own_ratio2:.3f}")
+    bx.title.set_fontsize(9)
+    bx.legend(fontsize=6.5, loc="upper left")
+    fig.suptitle(f"tiny Transformers, {cfg['n_skills']} skills x {cfg['n_values']} values; faint: every budget, "
+                 f"outlined: end of training; seed {cfg['seed']}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def draw_result(experiment: str, res: Result, out_dir: Path) -> list[Path]:
     """The figure(s) of one experiment's result, written under out_dir."""
     out_dir = Path(out_dir)
@@ -68,6 +114,8 @@ def draw_result(experiment: str, res: Result, out_dir: Path) -> list[Path]:
         return [save(fig_table(res), out_dir / "skills_table.png")]
     if experiment == "population":
         return [save(fig_population(res), out_dir / "skills_population.png")]
+    if experiment == "trained":
+        return [save(fig_trained(res), out_dir / "skills_trained.png")]
     raise ValueError(f"unknown skills experiment {experiment!r}.")
 
 
@@ -76,6 +124,10 @@ _CAPTIONS = {
                         "(no parameter) and the fitted exponent with its bootstrap interval [ours].",
     "skills_population.png": "[ours] Synthetic models with per-skill abilities: Y = X^k for k-skill questions; the "
                              "fitted exponent tracks k.",
+    "skills_trained.png": "[ours] Tiny Transformers that learned single skills (lookup tables), each knowing a "
+                          "different share of the facts: held-out two- and three-skill accuracy against one-skill "
+                          "accuracy (outlined: end of training; faint: earlier budgets), and against the product of "
+                          "the model's own one-skill results.",
 }
 
 

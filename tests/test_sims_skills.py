@@ -40,7 +40,7 @@ def test_the_table_experiment_matches_the_notes_fit(tmp_path):
 
 
 def test_presets_validate_and_bad_values_are_named():
-    assert DEFAULT in BY_NAME and len(EXPERIMENTS) == 2
+    assert DEFAULT in BY_NAME and len(EXPERIMENTS) == 3
     for exp in EXPERIMENTS:
         for preset in ("quick", "paper"):
             exp.config(preset)

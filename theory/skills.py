@@ -106,9 +106,11 @@ def correlated_pair_mean(si, sj, rho: float):
 # ---- comparing a table with the law (deterministic fits) ---------------------------------------------------
 def r2_no_parameter(x, y, k: float = 2.0) -> float:
     """R^2 = 1 - sum (y - x^k)^2 / sum (y - mean y)^2 with nothing fitted (negative when x^k is worse than the
-    mean)."""
+    mean; NaN when every y is the same, where R^2 is undefined)."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     ss = float(np.sum((y - y.mean()) ** 2))
+    if ss == 0.0:
+        return float("nan")
     return 1.0 - float(np.sum((y - x ** k) ** 2)) / ss
 
 

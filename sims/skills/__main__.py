@@ -1,4 +1,4 @@
-"""`python -m sims.skills [population|table] [--preset quick|paper] [--seed N] ...`"""
+"""`python -m sims.skills [population|table|trained] [--preset quick|paper] [--seed N] ...`"""
 import sys
 
 from sims.engine.cli import main
