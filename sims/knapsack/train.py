@@ -188,6 +188,7 @@ class TrainConfig:
 
     def validate(self) -> None:
         validate.each(lambda n, v: validate.positive_int(n, v, 2), "sizes", self.sizes)
+        validate.positive_int("n_heads", self.n_heads)
         for d in self.sizes:
             if d % self.n_heads:
                 raise validate.ConfigError(f"n_heads must divide every size; {self.n_heads} does not divide {d}.")
