@@ -55,7 +55,7 @@ def test_bernoulli_draws_have_the_stage_size_on_average():
 
 @pytest.mark.parametrize("kwargs, says", [
     (dict(n_layers=4, stages=((5, 5),)), "active blocks"), (dict(n_layers=4, stages=((5, 2),), fixed=(0, 4)), "fixed"),
-    (dict(n_layers=4, stages=((0, 2),)), "stage steps"), (dict(n_layers=4, stages=((5, 2.5),)), "whole number"),
+    (dict(n_layers=4, stages=((0, 2),)), "stages' steps"), (dict(n_layers=4, stages=((5, 2.5),)), "whole number"),
     (dict(n_layers=4, stages=()), "stages"), (dict(n_layers=4, stages=((5, 2),), mode="x"), "mode"),
     (dict(n_layers=4, stages=((5, 1),), fixed=(0, 3)), "active blocks")])
 def test_bad_schedules_are_named(kwargs, says):
@@ -93,6 +93,8 @@ def test_inactive_blocks_are_identities_and_active_branches_are_scaled():
     # a stage where only the fixed blocks run has inclusion 0 for the others: nothing to scale, no division
     only_fixed = BlockRunner(blocks, scale="inverse")(h, torch.tensor([True, False, False, False]), 0.0, (0,))
     assert torch.allclose(only_fixed, blocks[0](h))
+    with pytest.raises(ConfigError, match="inclusion"):
+        BlockRunner(blocks)(h, torch.tensor([True, False, True, True]), inclusion=1.5)
     with pytest.raises(ConfigError, match="scale"):
         BlockRunner(blocks, scale="sqrt")
 

@@ -333,7 +333,8 @@ def _optimizer(net: nn.Module, cfg: PretrainConfig) -> torch.optim.AdamW:
 
 def _loss(model: nn.Module, data: Data, cfg: PretrainConfig, device: torch.device, what: str, step: int) -> float:
     """Validation loss of a (sub)network on the fixed windows, checked finite."""
-    value = evaluate(model, data.val, cfg.seq_len, cfg.eval_windows, 4 * cfg.batch_size, device)
+    with torch.no_grad():  # no graph for an evaluation
+        value = evaluate(model, data.val, cfg.seq_len, cfg.eval_windows, 4 * cfg.batch_size, device)
     check_finite(what, value, step, "Lower lr.")
     return value
 

@@ -86,6 +86,7 @@ class StabilityConfig:
     device: str = "cpu"
 
     def validate(self) -> None:
+        validate.seed("seed", self.seed)
         validate.non_empty("variants", self.variants)
         for v in self.variants:
             validate.one_of("variants", v, VARIANTS)

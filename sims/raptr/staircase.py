@@ -31,7 +31,7 @@ below 1 and its test MSE higher; constant in between is an open question the pap
 
 Measured at the quick preset, seeds 0, 1, 2 [ours]: full training learns the staircase within about 150 steps, so
 pld's first stage (all 8 blocks) learns it too. At the end raptr matches full (test MSE 4-9e-4 against 3-4e-4,
-degree-3 coefficient 0.999-1.001); pld's full network is 20-40x worse (test MSE 0.009-0.016) and its degree-3
+degree-3 coefficient 0.999-1.001); pld's full network is 10-40x worse (test MSE 0.009-0.016) and its degree-3
 coefficient OVERSHOOTS (1.057-1.086) rather than falling below 1, so raptr - pld on it is negative (-0.057 to
 -0.085) while pld's distance from 1 is the larger; constant lies in between (MSE 0.0012-0.0018, 1.021-1.023). On
 the linear control pld is equally worse in test MSE (0.012-0.024 against 3-5e-4): what hurts pld here is ending
@@ -169,6 +169,9 @@ class StaircaseConfig:
     device: str = "cpu"
 
     def validate(self) -> None:
+        validate.seed("seed", self.seed)
+        if not isinstance(self.fix_ends, bool):
+            raise validate.ConfigError(f"fix_ends must be true or false; got {self.fix_ends!r}.")
         validate.positive_int("dim", self.dim, 3)
         _distinct_choices("targets", self.targets, tuple(TARGETS))
         _distinct_choices("schedules", self.schedules, SCHEDULES)

@@ -56,7 +56,7 @@ class Schedule:
         if len(set(self.fixed)) != len(self.fixed) or any(not 0 <= i < self.n_layers for i in self.fixed):
             raise ConfigError(f"fixed must hold distinct block indices in [0, {self.n_layers}); got {self.fixed}.")
         for steps, active in self.stages:
-            validate.positive_int("stage steps", steps)
+            validate.positive_int("stages' steps", steps)
             if not len(self.fixed) <= active <= self.n_layers or (active < 1):
                 raise ConfigError(f"a stage's active blocks must lie in [max(1, {len(self.fixed)}), "
                                   f"{self.n_layers}] (the fixed blocks to all); got {active}.")
@@ -127,7 +127,9 @@ def progressive(n_layers: int, sizes: tuple[float, ...], steps: int, fixed: tupl
     validate.positive_int("steps", steps, len(sizes))
     base, extra = divmod(steps, len(sizes))
     stages = tuple((base + (i < extra), a) for i, a in enumerate(sizes))
-    return Schedule(n_layers, stages, tuple(fixed), mode)
+    out = Schedule(n_layers, stages, tuple(fixed), mode)
+    out.validate()
+    return out
 
 
 class BlockRunner(nn.Module):
@@ -148,6 +150,8 @@ class BlockRunner(nn.Module):
                 fixed: tuple[int, ...] = ()) -> torch.Tensor:
         """h after the active blocks (all when mask is None); an active non-fixed block's branch is multiplied by
         1/inclusion when scale is "inverse"."""
+        if not 0.0 <= inclusion <= 1.0:
+            raise ConfigError(f"inclusion must be a probability in [0, 1]; got {inclusion}.")
         factor = 1.0 / inclusion if self.scale == "inverse" and 0.0 < inclusion < 1.0 else 1.0
         for i, block in enumerate(self.blocks):
             if mask is not None and not bool(mask[i]):
