@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sims.engine.errors import ConfigError
 from sims.engine.toys import BilinearRegression
 from sims.local_sgd import BY_NAME, DEFAULT, EXPERIMENTS, TOY
-from sims.local_sgd import discrete
+from sims.engine import local_steps as discrete
 from sims.local_sgd.slow_sde import integrate_slow_flow
 from theory import local_sgd as T
 

@@ -1,9 +1,9 @@
 """Local SGD on real processes with torch.distributed (gloo on CPU): one process per worker.
 
-The same algorithm as `discrete.run` (paper Algorithm 1): each rank keeps its own copy of the parameters of
-P independent paths, takes H local steps on its own noise, then the K copies are averaged with an all-reduce.
+The same algorithm as `sims.engine.local_steps.run` (paper Algorithm 1): each rank keeps its own copy of the
+parameters of P independent paths, takes H local steps on its own noise, then the K copies are averaged with an all-reduce.
 Each rank draws the same noise blocks as the one-process simulation and uses its own worker slice, so K real
-processes reproduce `discrete.run(..., K, H, ...)` to rounding (tested with 2 processes).
+processes reproduce `local_steps.run(..., K, H, ...)` to rounding (tested with 2 processes).
 
 Launch in-process with `run_distributed(...)` (spawns K processes), or with torchrun:
     torchrun --nproc-per-node 2 -m sims.local_sgd.distributed --steps 2000
@@ -11,18 +11,8 @@ Launch in-process with `run_distributed(...)` (spawns K processes), or with torc
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import tempfile
-from pathlib import Path
 
 import numpy as np
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def local_sgd_rank(rank: int, world: int, toy, theta0: np.ndarray, eta: float, steps: int, H: int,
@@ -30,8 +20,8 @@ def local_sgd_rank(rank: int, world: int, toy, theta0: np.ndarray, eta: float, s
     """The work of one rank inside an initialised process group. Returns (steps, sharpness [T, P]) of the
     averaged iterate at the recorded round boundaries (identical on every rank)."""
     import torch
-    import torch.distributed as dist
 
+    from sims.engine.distributed import flat_all_reduce_mean
     from sims.engine.divergence import check_finite
 
     theta0 = np.asarray(theta0, dtype=float)
@@ -50,8 +40,8 @@ def local_sgd_rank(rank: int, world: int, toy, theta0: np.ndarray, eta: float, s
             theta -= eta * toy.stochastic_grad(theta, noise[pos, :, rank], local_batch)
             pos += 1
         buf = torch.from_numpy(theta)
-        dist.all_reduce(buf, op=dist.ReduceOp.SUM)
-        theta = buf.numpy() / world
+        flat_all_reduce_mean([buf])  # one all-reduce of the P x d block, then divided by the world size
+        theta = buf.numpy()
         if r in rec_set:
             check_finite("Local SGD iterate", theta, r * H, "lower the learning rate eta")
             out_steps.append(r * H)
@@ -59,38 +49,28 @@ def local_sgd_rank(rank: int, world: int, toy, theta0: np.ndarray, eta: float, s
     return np.asarray(out_steps), np.asarray(sharp)
 
 
-def _spawned(rank: int, world: int, port: int, args: dict, out_dir: str) -> None:
-    import torch
-    import torch.distributed as dist
-
+def _rank_task(rank: int, world: int, args: dict):
+    """One rank of `run_distributed`, inside the process group that `sims.engine.distributed.spawn` set up."""
     from sims.engine.seeding import rng
     from sims.engine.toys import BilinearRegression
 
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
-    try:
-        toy = BilinearRegression(args["half_dim"], args["sigma"])
-        steps, sharp = local_sgd_rank(rank, world, toy, args["theta0"], args["eta"], args["steps"], args["H"],
-                                      args["local_batch"], rng(args["seed"], "local"), args["n_record"])
-        np.savez(Path(out_dir) / f"rank{rank}.npz", steps=steps, sharpness=sharp)
-    finally:
-        dist.destroy_process_group()
+    toy = BilinearRegression(args["half_dim"], args["sigma"])
+    return local_sgd_rank(rank, world, toy, args["theta0"], args["eta"], args["steps"], args["H"],
+                          args["local_batch"], rng(args["seed"], "local"), args["n_record"])
 
 
 def run_distributed(half_dim: int, sigma: float, theta0: np.ndarray, eta: float, steps: int, K: int, H: int,
                     local_batch: int, seed: int, n_record: int = 200):
     """Spawn K gloo processes (one per worker) and return (steps, sharpness [T, P], per-rank agreement).
 
-    The noise stream is rng(seed, "local"), the one `sims.local_sgd.toy` gives `discrete.run` for Local SGD."""
-    import torch.multiprocessing as mp
+    The noise stream is rng(seed, "local"), the one `sims.local_sgd.toy` gives `local_steps.run` for Local SGD."""
+    from sims.engine.distributed import spawn
 
     args = dict(half_dim=half_dim, sigma=sigma, theta0=np.asarray(theta0, dtype=float), eta=eta, steps=steps, H=H,
                 local_batch=local_batch, seed=seed, n_record=n_record)
-    with tempfile.TemporaryDirectory() as tmp:
-        mp.spawn(_spawned, args=(K, _free_port(), args, tmp), nprocs=K, join=True)
-        res = [np.load(Path(tmp) / f"rank{r}.npz") for r in range(K)]
-        steps_out, sharp = res[0]["steps"], res[0]["sharpness"]
-        agree = max(float(np.abs(r["sharpness"] - sharp).max()) for r in res)
+    res = spawn(_rank_task, K, args, backend="gloo")
+    steps_out, sharp = res[0]
+    agree = max(float(np.abs(r[1] - sharp).max()) for r in res)
     return steps_out, sharp, agree
 
 
@@ -117,7 +97,7 @@ def _run(a: argparse.Namespace) -> int:
     import torch.distributed as dist
 
     from sims.engine import validate
-    from sims.engine.errors import ConfigError
+    from sims.engine.distributed import init_from_env
     from sims.engine.seeding import rng
     from sims.engine.toys import BilinearRegression
 
@@ -127,13 +107,8 @@ def _run(a: argparse.Namespace) -> int:
     validate.seed("seed", a.seed)
     ToyConfig(half_dim=a.half_dim, sigma=a.sigma, lam0=a.lam0, eta=a.eta, H=a.H, local_batch=a.local_batch,
               steps=a.steps, n_paths=a.paths, seed=a.seed, lam_threshold=(a.lam0 + 2.0) / 2).validate()
-    missing = [v for v in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if v not in os.environ]
-    if missing:
-        raise ConfigError(f"this command runs one worker per process under torchrun ({', '.join(missing)} not "
-                          "set); start it as: torchrun --nproc-per-node K -m sims.local_sgd.distributed")
-    dist.init_process_group("gloo")
+    rank, world = init_from_env("gloo", command="-m sims.local_sgd.distributed")
     try:
-        rank, world = dist.get_rank(), dist.get_world_size()
         toy = BilinearRegression(a.half_dim, a.sigma)
         theta0 = toy.random_manifold_points(a.lam0, a.paths, rng(a.seed, "init"))
         steps, sharp = local_sgd_rank(rank, world, toy, theta0, a.eta, a.steps, a.H, a.local_batch,

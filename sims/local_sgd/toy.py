@@ -15,12 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from sims.engine import Experiment, Result, Summary, rng, validate
+from sims.engine import local_steps as discrete
 from sims.engine.cache import config_dict
 from sims.engine.curves import first_crossing
 from sims.engine.toys import BilinearRegression
 from theory import local_sgd as theory
-
-from . import discrete
 
 
 @dataclass(frozen=True)
