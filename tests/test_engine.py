@@ -91,6 +91,44 @@ def test_incomplete_result_is_not_complete(tmp_path):
     assert not results_mod.is_complete(tmp_path / "r")
 
 
+_KILLED_WRITER = """
+import os, signal, sys
+import numpy as np
+from sims.engine import results
+from sims.engine.results import Result
+
+directory = sys.argv[1]
+
+
+def die_before_the_json(path, obj, sort_keys=True):  # the arrays are on disk: the process dies here
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+results.write_json = die_before_the_json
+results.save(Result("toy.main", {"seed": 1}, {"mean": 2.0}, {"x": np.full(3, 2.0)}), directory)
+"""
+
+
+def test_a_writer_killed_between_the_two_files_leaves_no_complete_result(tmp_path):
+    """Overwriting a stored result (as --refresh does): a process killed after writing the new arrays and before
+    the new JSON must not leave the new arrays beside the old JSON as a complete result, and the cache then
+    recomputes the point (issue 18)."""
+    CALLS.clear()
+    cfg = TOY.config("quick", seed=3)
+    stored = TOY.cached(cfg, root=tmp_path)
+    directory = cache.path_for(TOY.id, cfg, tmp_path)
+    assert results_mod.is_complete(directory) and len(CALLS) == 1
+    proc = subprocess.run([sys.executable, "-c", _KILLED_WRITER, str(directory)], cwd=Path(__file__).parents[1],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    with np.load(directory / "arrays.npz") as npz:
+        assert np.array_equal(npz["x"], np.full(3, 2.0))  # the writer got as far as the new arrays
+    assert not (directory / "result.json").exists() and not results_mod.is_complete(directory)
+    again = TOY.cached(cfg, root=tmp_path)
+    assert len(CALLS) == 2 and not again.meta["from_cache"]
+    assert np.array_equal(again.arrays["x"], stored.arrays["x"]) and results_mod.is_complete(directory)
+
+
 def test_cache_reuses_finished_runs(tmp_path):
     CALLS.clear()
     cfg = TOY.config("quick", seed=7)

@@ -95,7 +95,7 @@ def test_missing_scikit_learn_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     with pytest.raises(ConfigError) as err:
         data.digits()
-    assert str(err.value) == "the real datasets need scikit-learn: pip install -e '.[data]'"
+    assert str(err.value) == "the real datasets need scikit-learn, the data extra (pip install -e '.[data]')."
 
 
 def test_iid_shards_partition_rows_deterministically():

@@ -89,7 +89,7 @@ def test_all_reduces_and_round_lengths_equal_the_replay(which, request):
     assert s.rounds == s.rounds_replay == replayed.count
     assert s.lengths_match and np.array_equal(res.arrays["round_lengths"], replayed.lengths)
     assert int(res.arrays["round_lengths"].sum()) == cfg.steps
-    # the rule did grow H (2 during the warm-up and at the peak, tens of steps near the end): a test of rounds
+    # the rule did grow H (2 during the warm-up, 4 at the peak, tens of steps near the end): a test of rounds
     # that are all the same length would not tell the replay's order from another
     assert res.arrays["round_lengths"][0] == cfg.h_base and s.h_max == replayed.lengths.max() >= 20
 

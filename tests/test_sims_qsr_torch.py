@@ -69,8 +69,6 @@ def test_averaged_model_learns_and_every_number_is_finite(small):
             assert math.isfinite(v) and v > 0, (name, f, v)
         assert r.predicted_s == pytest.approx(theory.wall_time(cfg.steps, r.rounds, s.t_compute, s.t_comm))
     assert s.t_compute > 0 and s.t_comm > 0 and s.n_params == 64 * 32 + 32 + 32 * 32 + 32 + 32 * 10 + 10
-    # fewer all-reduces cannot cost more predicted time
-    assert s.rules["qsr"].predicted_s < s.rules["constant"].predicted_s < s.rules["data_parallel"].predicted_s
 
 
 def test_summary_is_documented_and_read_back_from_the_cache(small, cache_dir):

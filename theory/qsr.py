@@ -35,7 +35,9 @@ SCHEDULE_KINDS = ("cosine", "linear", "step", "constant")
 
 @dataclass(frozen=True)
 class LRSchedule:
-    """A learning-rate schedule over `total` steps, as the official code's schedulers (paper App., `xscheduler.py`).
+    """A learning-rate schedule over `total` steps, as the official code's schedulers (paper App., `xscheduler.py`),
+    except that the warm-up starts at its own `warmup_start` (the official warm-up starts at the final learning rate;
+    set warmup_start = final to match it, as `vit_schedule` does).
 
     kind: "cosine", "linear", "step" or "constant" after the warm-up; peak: the learning rate at the end of the
     warm-up; total: steps in all; warmup: steps of linear warm-up from `warmup_start` to `peak` (0: none);
@@ -136,9 +138,11 @@ class SyncRule:
         return SyncRule(alpha=alpha, power=1.0, h_base=h_base, init_h=h_base if init_h is None else init_h)
 
     def h(self, lr: float, step: int, total: int, warmup: int = 0) -> int:
-        """H of a round whose first step is `step` and runs at learning rate `lr` (`adjust_h`, exactly):
+        """H of a round whose first step is `step` and runs at learning rate `lr`, as the official `adjust_h`:
         init_h during the warm-up or when alpha = 0, else max(min(max(floor((alpha/lr)^power), h_base),
-        total - step), 1)."""
+        total - step), 1). One difference: here the cap at the steps left applies in every case, while the official
+        code skips it during the warm-up and for alpha = 0, letting a last round run past the end unaveraged; no
+        preset is affected (their totals are multiples of init_h where it matters)."""
         if step < warmup or self.alpha == 0.0:
             h = self.init_h
         else:

@@ -53,7 +53,7 @@ def _load_digits() -> tuple[np.ndarray, np.ndarray]:
     try:
         from sklearn.datasets import load_digits
     except ImportError:
-        raise ConfigError("the real datasets need scikit-learn: pip install -e '.[data]'") from None
+        raise ConfigError("the real datasets need scikit-learn, the data extra (pip install -e '.[data]').") from None
     bunch = load_digits()
     return np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target, dtype=np.int64)
 

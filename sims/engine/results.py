@@ -2,7 +2,9 @@
 
 A result directory holds `arrays.npz` and `result.json`; `result.json` is written last, so its
 presence marks a complete result. Each file is written to a temporary name in the same directory
-and renamed into place, so an interrupted write never leaves a half file behind.
+and renamed into place, so an interrupted write never leaves a half file behind. An overwrite first
+removes the old `result.json`, so a writer killed between the two files leaves an incomplete
+directory (recomputed), never new arrays beside an old summary.
 """
 from __future__ import annotations
 
@@ -62,10 +64,30 @@ def write_json(path: Path, obj: Any, sort_keys: bool = True) -> None:
     write_text(path, json.dumps(encode(obj), indent=2, sort_keys=sort_keys))
 
 
+def _sync_dir(directory: Path) -> None:
+    """Flush a directory's entries (a rename or unlink in it) to disk, where the platform allows it."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def save(result: Result, directory: Path) -> Path:
-    """Write `result` into `directory` atomically (arrays first, JSON last)."""
+    """Write `result` into `directory` atomically (arrays first, JSON last). Overwriting a stored result first
+    removes its `result.json` (the completeness mark), so that no moment of the write shows the new arrays beside
+    the old summary as a complete result."""
     directory = Path(directory)
     arrays = {k: np.asarray(v) for k, v in result.arrays.items()}
+    mark = directory / "result.json"
+    if mark.exists():
+        mark.unlink()
+        _sync_dir(directory)
     atomic_write(directory / "arrays.npz", lambda fh: np.savez_compressed(fh, **arrays))
     write_json(directory / "result.json", {
         "experiment": result.experiment,

@@ -31,7 +31,7 @@ rate with linear warm-up (`theory.qsr.LRSchedule`, as `TorchConfig.schedule`). O
 
 Learning rates: `lr` (peak) and `alpha` serve sgd and sgdm, `adamw_lr` and `adamw_alpha` serve AdamW, whose
 useful step is some 25 times smaller; the defaults keep alpha / peak equal, so every optimizer gets the same
-rounds (H from 2 at the peak to tens of steps near the end of the cosine).
+rounds (H = 2 during the warm-up, 4 at the peak, tens of steps near the end of the cosine).
 """
 from __future__ import annotations
 

@@ -67,6 +67,8 @@ class ScheduleConfig:
         validate.positive_int("init_h", self.init_h, 1)
         validate.non_empty("alphas", self.alphas)
         validate.each(validate.positive, "alphas", self.alphas)
+        if len({qsr_name(a) for a in self.alphas}) != len(self.alphas):
+            raise validate.ConfigError(f"alphas must not repeat a value; got {self.alphas}.")
         validate.positive("alpha_power1", self.alpha_power1)
         validate.probability("tail_share", self.tail_share, open_low=True)
         validate.seed("seed", self.seed)
@@ -101,9 +103,9 @@ class RuleRounds(Summary):
     training all-reduces once per step); h_max: the largest H of any round (the last round may be cut to the steps
     left); h_max_free: the largest H of a round that the cap at the steps left did not shorten; h_after_warmup: H of
     the first round that starts after the warm-up; eta_h_tail: mean of eta_s * H_s (the round's length in
-    conventional time, the argument of the slow SDE's psi) over the rounds that start in the last tail_share of the
-    steps: it tends to 0 for a constant H, stays of order alpha_1 for the power-1 rule and grows like alpha^2 / eta
-    for QSR; largest_jump: the largest ratio H_{s+1} / H_s between consecutive rounds, cut rounds excluded."""
+    conventional time, the argument of the slow SDE's psi) over the rounds the rule set freely (not cut to the steps
+    left) that start in the last tail_share of the steps, or the last such round when none starts there: it tends
+    to 0 for a constant H, stays of order alpha_1 for the power-1 rule and grows like alpha^2 / eta for QSR; largest_jump: the largest ratio H_{s+1} / H_s between consecutive rounds, cut rounds excluded."""
 
     rounds: int
     share_of_data_parallel: float
@@ -135,9 +137,11 @@ def _rule_rounds(rounds: theory.Rounds, lrs: np.ndarray, cfg: ScheduleConfig, ru
     uncapped = np.array([rule.h(float(lrs[s]), int(s), int(s) + 10 ** 12, cfg.warmup) for s in rounds.starts])
     free = uncapped <= cfg.total - rounds.starts
     after = np.flatnonzero(rounds.starts >= cfg.warmup)
-    tail = rounds.starts >= (1.0 - cfg.tail_share) * cfg.total
-    if not tail.any():
-        tail = rounds.starts == rounds.starts.max()
+    # the tail's rounds that the rule set freely: a round cut to the steps left says nothing about the rule
+    tail = free & (rounds.starts >= (1.0 - cfg.tail_share) * cfg.total)
+    if not tail.any():  # no free round starts in the tail (QSR's last rounds are long): the last free round
+        tail = np.zeros_like(free)
+        tail[np.flatnonzero(free)[-1] if free.any() else -1] = True
     eta_h = theory.round_alpha(rounds, lrs)
     ok = free[1:] & free[:-1]
     jumps = lengths[1:][ok] / lengths[:-1][ok]

@@ -182,7 +182,7 @@ def init_from_env(backend: str | None = None, command: str = "your_script.py") -
     missing = [v for v in TORCHRUN_VARIABLES if v not in os.environ]
     if missing:
         raise ConfigError(f"this command runs one worker per process under torchrun ({', '.join(missing)} not "
-                          f"set); start it as: torchrun --nproc-per-node K {command}")
+                          f"set); start it as: torchrun --nproc-per-node K {command}.")
     if backend is None:
         backend = "nccl" if torch.cuda.is_available() else "gloo"
     single_thread()
