@@ -129,6 +129,36 @@ def test_a_writer_killed_between_the_two_files_leaves_no_complete_result(tmp_pat
     assert np.array_equal(again.arrays["x"], stored.arrays["x"]) and results_mod.is_complete(directory)
 
 
+def worker_threads(_: int) -> dict:
+    """Inside a map_runs worker: the BLAS / OpenMP thread variables it started with, its BLAS pools' sizes (where
+    threadpoolctl is installed), and torch's thread count."""
+    import torch
+
+    from sims.engine.executor import BLAS_THREAD_VARIABLES
+
+    out = {"env": {v: os.environ.get(v) for v in BLAS_THREAD_VARIABLES}, "torch": torch.get_num_threads()}
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        out["blas"] = None
+    else:
+        out["blas"] = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
+    return out
+
+
+def test_worker_processes_run_one_blas_and_one_torch_thread(monkeypatch):
+    """Issue 18: workers cap numpy's BLAS and OpenMP pools as well as torch's (K workers on K cores), whatever the
+    parent's environment says, and the parent's own environment is left as it was."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    outs = map_runs(worker_threads, [(0,), (1,)], workers=2)
+    for out in outs:
+        assert set(out["env"].values()) == {"1"} and out["torch"] == 1
+        if out["blas"] is not None:
+            assert out["blas"] and set(out["blas"]) == {1}, out["blas"]
+    assert os.environ["OMP_NUM_THREADS"] == "7" and "OPENBLAS_NUM_THREADS" not in os.environ
+
+
 def test_cache_reuses_finished_runs(tmp_path):
     CALLS.clear()
     cfg = TOY.config("quick", seed=7)

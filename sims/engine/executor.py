@@ -94,6 +94,29 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
             process.terminate()
 
 
+# The thread pools of numpy's BLAS and of OpenMP read these when the library loads, which in a spawned worker
+# happens while it unpickles its first call, before any initializer could pin them: they must be in the
+# environment the worker starts with. One thread each, as torch's (`_one_thread`): K workers on K cores.
+BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+                         "NUMEXPR_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _one_blas_thread_for_new_processes() -> Iterator[None]:
+    """Within the block, processes started from here see one BLAS / OpenMP thread; the parent's own environment is
+    restored afterwards (its libraries are loaded already and keep their pools)."""
+    saved = {var: os.environ.get(var) for var in BLAS_THREAD_VARIABLES}
+    os.environ.update({var: "1" for var in BLAS_THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+
+
 def map_runs(fn: Callable[..., Any], calls: Iterable[Sequence[Any]], workers: int = 1,
              on_done: Callable[[int, Any], None] | None = None) -> list[Any]:
     """[fn(*args) for args in calls], computed by `workers` processes (or as array tasks on the cluster in use,
@@ -114,8 +137,9 @@ def map_runs(fn: Callable[..., Any], calls: Iterable[Sequence[Any]], workers: in
                 on_done(i, out[i])
         return out
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(workers, len(calls)), mp_context=context,
-                             initializer=_start_worker, initargs=(os.getpid(),)) as pool:
+    with _one_blas_thread_for_new_processes(), \
+            ProcessPoolExecutor(min(workers, len(calls)), mp_context=context, initializer=_start_worker,
+                                initargs=(os.getpid(),)) as pool:
         pending = {pool.submit(fn, *args): i for i, args in enumerate(calls)}
         try:
             while pending:
