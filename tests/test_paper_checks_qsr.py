@@ -80,9 +80,10 @@ def test_the_real_process_semantics_at_the_quick_preset(name, quick_context):
 @pytest.mark.slow
 def test_the_torch_claims_at_the_quick_preset(quick_context):
     """The torch run's claims at the quick preset (five seeds): the all-reduce count is the schedule's and QSR saves
-    wall time; the wall-time model (fails: 0.34 [0.12, 0.57], the model misses the ranks' wait at each average) and
-    the accuracy comparison (fails: every rule ends at the same accuracy) are measurements whose verdicts are
-    recorded in docs/qsr.md, so only their controls are asserted here."""
+    wall time; the wall-time model (fails in the run of record: 0.24 [0.12, 0.36], the model misses the ranks' wait
+    at each average) and the accuracy comparison (fails: every rule ends at the same accuracy) are measurements
+    whose verdicts are recorded in docs/qsr.md: the wall-time model's control is asserted, and the accuracy claim
+    only for a value per seed (its one-process control is 0 by construction, so asserting it would test nothing)."""
     pytest.importorskip("torch")
     pytest.importorskip("sklearn")
     out = evaluate(CLAIMS["allreduces_follow_the_schedule"], quick_context)
@@ -91,6 +92,7 @@ def test_the_torch_claims_at_the_quick_preset(quick_context):
     # which may straddle the band's edge (the claim declares it); it must never land inside the band
     out = evaluate(CLAIMS["qsr_saves_wall_time"], quick_context)
     assert out.passed and out.control_ok and out.control_outcome != "passes", (out.values, out.control_values)
-    for name in ("wall_time_model", "qsr_beats_constant_accuracy"):
-        out = evaluate(CLAIMS[name], quick_context)
-        assert out.control_outcome == "fails", (name, out.values, out.control_values)
+    out = evaluate(CLAIMS["wall_time_model"], quick_context)
+    assert out.control_outcome == "fails", (out.values, out.control_values)
+    out = evaluate(CLAIMS["qsr_beats_constant_accuracy"], quick_context)
+    assert len(out.values) == checks.TIMING_SEEDS and all(math.isfinite(v) for v in out.values), out.values
