@@ -115,8 +115,8 @@ def fig_nonconvex(res: Result) -> "plt.Figure":
 
 
 def fig_logistic(res: Result) -> "plt.Figure":
-    """Training loss and test accuracy against rounds per algorithm (synthetic data), and final per-class
-    test accuracy."""
+    """Training loss and test accuracy against rounds per algorithm (real digits), and final per-class test
+    accuracy."""
     a, cfg = res.arrays, res.config
     fig, (ax, bx, cx) = plt.subplots(1, 3, figsize=(11, 3.4))
     for name in cfg["algorithms"]:
@@ -124,8 +124,9 @@ def fig_logistic(res: Result) -> "plt.Figure":
         lab = LABELS[name].replace("S,", f"S={cfg['sample_size']},")
         ax.plot(r, a[f"{name}/loss"], color=_COLOR[name], label=lab)
         bx.plot(r, a[f"{name}/acc"], color=_COLOR[name], label=lab)
-        cx.plot(np.arange(cfg["n_classes"]), a[f"{name}/per_class"], "o-", color=_COLOR[name], ms=3, label=lab)
-    ax.set(xlabel="communication round", ylabel="training loss", title="train loss (synthetic 10-class data)")
+        cx.plot(np.arange(a[f"{name}/per_class"].size), a[f"{name}/per_class"], "o-", color=_COLOR[name], ms=3, label=lab)
+    ax.set(xlabel="communication round", ylabel="training loss",
+           title=f"train loss ({cfg['data']}, {cfg['classes_per_device']} classes per device)")
     bx.set(xlabel="communication round", ylabel="test accuracy", title="test accuracy")
     cx.set(xlabel="class (low labels: rarely available devices)", ylabel="final test accuracy",
            title="per-class test accuracy")

