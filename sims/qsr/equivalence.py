@@ -81,33 +81,13 @@ class EquivalenceConfig:
     seed: int = 0
 
     def validate(self) -> None:
-        validate.one_of("optimizer", self.optimizer, OPTIMIZERS)
+        from sims.qsr.torch_run import validate_recipe
+
         if isinstance(self.K, bool) or not isinstance(self.K, int) or self.K < 2:
             raise ConfigError(f"K must be an integer >= 2 (the run compares the ranks with one another), got "
                               f"{self.K!r}.")
-        validate.positive_int("width", self.width, 1)
-        validate.positive_int("local_batch", self.local_batch, 1)
-        validate.positive_int("steps", self.steps, 2)
-        validate.positive_int("warmup", self.warmup, 0)
-        if self.warmup >= self.steps:
-            raise ConfigError(f"steps must exceed warmup (the cosine decay needs steps after the warm-up), got "
-                              f"steps={self.steps}, warmup={self.warmup}.")
-        validate.positive("lr", self.lr)
         validate.positive("adamw_lr", self.adamw_lr)
-        validate.positive("warmup_start", self.warmup_start)
-        peak_name = "adamw_lr" if self.optimizer == "adamw" else "lr"
-        if self.warmup_start > self.peak_lr():
-            raise ConfigError(f"warmup_start must not exceed the peak learning rate {peak_name}, got "
-                              f"warmup_start={self.warmup_start}, {peak_name}={self.peak_lr()}.")
-        validate.non_negative("final_lr", self.final_lr)
-        if self.final_lr > self.peak_lr():
-            raise ConfigError(f"final_lr must not exceed the peak learning rate {peak_name}, got "
-                              f"final_lr={self.final_lr}, {peak_name}={self.peak_lr()}.")
-        validate.probability("momentum", self.momentum, open_high=True)
-        validate.non_negative("weight_decay", self.weight_decay)
-        validate.probability("label_smoothing", self.label_smoothing, open_high=True)
-        validate.positive_int("h_base", self.h_base, 1)
-        validate.positive("alpha", self.alpha)
+        validate_recipe(self, OPTIMIZERS, self.peak_lr(), "adamw_lr" if self.optimizer == "adamw" else "lr")
         validate.positive("adamw_alpha", self.adamw_alpha)
 
     def peak_lr(self) -> float:

@@ -46,6 +46,35 @@ from sims.engine.torch_layer import generator, seeded, single_thread
 from theory import qsr as theory
 
 OPTIMIZERS = ("sgdm", "adamw")
+
+
+def validate_recipe(cfg, optimizers: tuple[str, ...], peak: float, peak_name: str) -> None:
+    """The fields the torch run and the equivalence check (`sims.qsr.equivalence`) share: the optimizer (one of
+    `optimizers`), width, local batch, the cosine schedule with its warm-up (warmup_start and final_lr at most the
+    peak learning rate `peak`, the field `peak_name`), momentum, weight decay, label smoothing, QSR's h_base and
+    alpha; each a one-sentence ConfigError naming the field."""
+    validate.one_of("optimizer", cfg.optimizer, optimizers)
+    validate.positive_int("width", cfg.width, 1)
+    validate.positive_int("local_batch", cfg.local_batch, 1)
+    validate.positive_int("steps", cfg.steps, 2)
+    validate.positive_int("warmup", cfg.warmup, 0)
+    if cfg.warmup >= cfg.steps:
+        raise ConfigError(f"steps must exceed warmup (the cosine decay needs steps after the warm-up); got "
+                          f"steps={cfg.steps}, warmup={cfg.warmup}.")
+    validate.positive("lr", cfg.lr)
+    validate.positive("warmup_start", cfg.warmup_start)
+    if cfg.warmup_start > peak:
+        raise ConfigError(f"warmup_start must not exceed the peak learning rate {peak_name}; got "
+                          f"warmup_start={cfg.warmup_start}, {peak_name}={peak}.")
+    validate.non_negative("final_lr", cfg.final_lr)
+    if cfg.final_lr > peak:
+        raise ConfigError(f"final_lr must not exceed the peak learning rate {peak_name}; got "
+                          f"final_lr={cfg.final_lr}, {peak_name}={peak}.")
+    validate.probability("momentum", cfg.momentum, open_high=True)
+    validate.non_negative("weight_decay", cfg.weight_decay)
+    validate.probability("label_smoothing", cfg.label_smoothing, open_high=True)
+    validate.positive_int("h_base", cfg.h_base, 1)
+    validate.positive("alpha", cfg.alpha)
 RULES = ("data_parallel", "constant", "inverse_lr", "qsr")
 RULE_TITLES = {"data_parallel": "data-parallel", "constant": "constant H", "inverse_lr": "H ~ 1/eta",
                "qsr": "QSR H ~ 1/eta^2"}
@@ -93,28 +122,8 @@ class TorchConfig:
     device: str = "cpu"
 
     def validate(self) -> None:
-        validate.one_of("optimizer", self.optimizer, OPTIMIZERS)
+        validate_recipe(self, OPTIMIZERS, self.lr, "lr")
         validate.positive_int("K", self.K, 1)
-        validate.positive_int("width", self.width, 1)
-        validate.positive_int("local_batch", self.local_batch, 1)
-        validate.positive_int("steps", self.steps, 2)
-        validate.positive_int("warmup", self.warmup, 0)
-        if self.warmup >= self.steps:
-            raise ConfigError(f"steps must exceed warmup (the cosine decay needs steps after the warm-up); got "
-                              f"steps={self.steps}, warmup={self.warmup}.")
-        validate.positive("lr", self.lr)
-        validate.positive("warmup_start", self.warmup_start)
-        if self.warmup_start > self.lr:
-            raise ConfigError(f"warmup_start must not exceed the peak lr; got warmup_start={self.warmup_start}, "
-                              f"lr={self.lr}.")
-        validate.non_negative("final_lr", self.final_lr)
-        if self.final_lr > self.lr:
-            raise ConfigError(f"final_lr must not exceed the peak lr; got final_lr={self.final_lr}, lr={self.lr}.")
-        validate.probability("momentum", self.momentum, open_high=True)
-        validate.non_negative("weight_decay", self.weight_decay)
-        validate.probability("label_smoothing", self.label_smoothing, open_high=True)
-        validate.positive_int("h_base", self.h_base, 1)
-        validate.positive("alpha", self.alpha)
         validate.positive("alpha_power1", self.alpha_power1)
         validate.positive_int("n_eval", self.n_eval, 2)
         validate.probability("test_fraction", self.test_fraction, open_low=True, open_high=True)
