@@ -13,7 +13,7 @@ from sims.engine.errors import ConfigError, DivergenceError, TheoryLabError
 
 from . import available, claims_of
 from .claims import Context, evaluate
-from .report import markdown, summary, text_table, write_markdown
+from .report import markdown, summary, text_table, timing, write_markdown
 
 
 def _figures(name: str, ctx: Context, out: Path) -> list[tuple[str, Path]]:
@@ -102,6 +102,7 @@ def _check(args: argparse.Namespace) -> int:
             print(f"warning: the {n} figures failed ({type(err).__name__}: {err}); report written without them.",
                   file=sys.stderr)
     write_markdown(markdown(outcomes, ctx, figures, args.out), args.out / "report.md")
+    print(f"\n{timing(outcomes)}")
     print(f"\n{summary(outcomes)}; {time.perf_counter() - start:.0f} s; report: {args.out / 'report.md'}")
     return 0 if all(o.ok for o in outcomes) else 1
 

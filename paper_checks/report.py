@@ -129,6 +129,18 @@ def summary(outcomes: Sequence[Outcome]) -> str:
     return "; ".join(parts + [f"{leaky} control(s) pass and {undecided} are undecided (both must be 0)"])
 
 
+def timing(outcomes: Sequence[Outcome], slowest: int = 5) -> str:
+    """Wall time per paper and the `slowest` claims, one line each (a claim's time includes the runs it was the
+    first to need; a run shared with a later claim is paid by the first one)."""
+    per_paper: dict[str, float] = {}
+    for o in outcomes:
+        per_paper[o.claim.paper] = per_paper.get(o.claim.paper, 0.0) + o.wall_s
+    papers = ", ".join(f"{p} {t:.0f} s" for p, t in sorted(per_paper.items(), key=lambda kv: -kv[1]))
+    top = sorted(outcomes, key=lambda o: -o.wall_s)[:slowest]
+    names = ", ".join(f"{o.claim.paper}.{o.claim.name} {o.wall_s:.0f} s" for o in top)
+    return f"wall time by paper: {papers}\nslowest claims (each with the runs it was first to need): {names}"
+
+
 def _table_md(data: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(data[0]) + " |", "|" + "---|" * len(data[0])]
     return lines + ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in data[1:]]

@@ -2,13 +2,14 @@
 where its source and its band come from, and consistency checks are listed apart from claims."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 
 from paper_checks import CONSISTENCY, NOT_READ, OURS, PUBLISHED, READ, Claim, Context, Expect, evaluate
 from paper_checks.claims import INSIDE, OUTSIDE, STRADDLES, UNMEASURED
-from paper_checks.report import markdown, summary, text_table
+from paper_checks.report import markdown, summary, text_table, timing
 from sims.engine import mean_ci
 
 NAN = float("nan")
@@ -140,6 +141,21 @@ def test_cli_exit_code_follows_controls(monkeypatch, tmp_path):
     for name, (control, code) in cases.items():
         monkeypatch.setattr(cli, "claims_of", lambda n, c=control: [_claim([0.99, 1.0, 1.01], c)])
         assert cli.main(["grokking", "--out", str(tmp_path), "--no-figures"]) == code, name
+
+
+def test_timing_names_each_papers_time_and_the_slowest_claims(monkeypatch, tmp_path, capsys):
+    outs = [evaluate(_claim([0.99, 1.0, 1.01], [5.0, 5.1, 5.2], name=n), Context()) for n in ("a", "b", "c")]
+    for o, t in zip(outs, (3.0, 40.0, 7.0)):
+        o.wall_s = t
+    outs[2].claim = dataclasses.replace(outs[2].claim, paper="q")
+    line = timing(outs, slowest=2)
+    assert "wall time by paper: p 43 s, q 7 s" in line
+    assert line.endswith("p.b 40 s, q.c 7 s") and "p.a" not in line
+    import paper_checks.__main__ as cli
+
+    monkeypatch.setattr(cli, "claims_of", lambda n: [_claim([0.99, 1.0, 1.01], [5.0, 5.1, 5.2])])
+    assert cli.main(["grokking", "--out", str(tmp_path), "--no-figures"]) == 0
+    assert "slowest claims (each with the runs it was first to need): p.x" in capsys.readouterr().out
 
 
 def test_every_landed_claim_declares_its_source_and_band():
