@@ -59,7 +59,7 @@ class EnsembleTransformer(nn.Module):
         self.vocab_size, self.d_model, self.n_layers, self.n_heads, self.max_len, self.d_ff = shape
 
         def stack(get) -> nn.Parameter:
-            return nn.Parameter(torch.stack([get(m).detach().clone() for m in members]))
+            return stack_of(members, get)
 
         self.tok = stack(lambda m: m.tok.weight)                        # [E, V, d]
         self.pos = stack(lambda m: m.pos.weight)                        # [E, max_len, d]
@@ -129,9 +129,10 @@ class EnsembleTransformer(nn.Module):
         return m.to(self.tok.device)
 
 
-def stack_of(blocks, get) -> nn.Parameter:
-    """One block parameter of every member, stacked on a new leading axis."""
-    return nn.Parameter(torch.stack([get(b).detach().clone() for b in blocks]))
+def stack_of(items, get) -> nn.Parameter:
+    """One parameter of every member (`get` applied to each of `items`: the members or their blocks), copied and
+    stacked on a new leading axis."""
+    return nn.Parameter(torch.stack([get(b).detach().clone() for b in items]))
 
 
 def _shape(m: CausalTransformer) -> tuple[int, int, int, int, int, int]:
