@@ -142,3 +142,29 @@ def fail_in_rank_one(rank: int, world: int, kind: str) -> int:
     t = torch.zeros(3)
     dist.all_reduce(t)
     return rank
+
+
+def abort_in_rank_one(rank: int, world: int, arg: tuple[str, str]) -> int:
+    """Rank 1 is killed by SIGABRT (as gloo has killed ranks on a loaded machine) before it stores a value.
+
+    arg = (when, marker path): "first" aborts only while the marker file does not exist yet (it is created
+    first), so a rerun succeeds; "always" aborts on every run; "after" aborts rank 1 once its value is stored
+    (from a thread that the process joins on its way out) while rank 0 is still working."""
+    import os
+    import threading
+    import time
+    from pathlib import Path
+
+    when, marker = arg
+    t = torch.full((1,), float(rank + 1))
+    dist.all_reduce(t)
+    if rank == 1 and when == "always":
+        os.abort()
+    if rank == 1 and when == "first" and not Path(marker).exists():
+        Path(marker).write_text("aborted once")
+        os.abort()
+    if rank == 1 and when == "after":
+        threading.Timer(0.5, os.abort).start()  # a non-daemon thread: the process waits for it on its way out
+    if rank == 0 and when == "after":
+        time.sleep(1.5)  # still working when rank 1 dies
+    return int(t.item()) * 10 + rank

@@ -8,7 +8,8 @@ does not equal data-parallel AdamW (its moments are not averaged and the update 
 import pytest
 import torch
 
-from distributed_tasks import OPTIMIZERS, STEPS, batch, fail_in_rank_one, loss_of, mlp, scenarios  # noqa: E402
+from distributed_tasks import (OPTIMIZERS, STEPS, abort_in_rank_one, batch, fail_in_rank_one, loss_of, mlp,  # noqa: E402
+                               scenarios)
 from sims.engine.distributed import (LocalOptimizer, RankFailed, backend_for, flat_all_reduce_mean, free_port,
                                      init_from_env, spawn)
 from sims.engine.errors import ConfigError
@@ -167,3 +168,26 @@ def test_an_error_in_one_rank_surfaces_in_the_parent_naming_the_rank(kind):
     else:  # the package's own errors keep their class, so the command line still prints one sentence
         with pytest.raises(ConfigError, match=r"^rank 1 of 2: eta must be positive, got -1\.$"):
             spawn(fail_in_rank_one, 2, kind)
+
+
+def test_a_rank_killed_by_a_signal_before_storing_is_rerun_once(tmp_path):
+    """gloo has killed a rank with SIGABRT on a loaded machine: the run starts again once, with a warning, and
+    returns the rerun's values; a rank that dies the same way twice is an error naming it and the signal."""
+    with pytest.warns(RuntimeWarning, match=r"rank 1 of 2 died without raising an error \(process 1 terminated "
+                                            r"with signal SIGABRT\)\. The run is started once more\."):
+        values = spawn(abort_in_rank_one, 2, ("first", str(tmp_path / "marker")))
+    assert values == [30, 31] and (tmp_path / "marker").exists()
+    with pytest.warns(RuntimeWarning, match="started once more"):  # the first death; the second is raised
+        with pytest.raises(RankFailed, match=r"^rank 1 of 2 died without raising an error \(process 1 terminated "
+                                             r"with signal SIGABRT\)\.$") as err:
+            spawn(abort_in_rank_one, 2, ("always", str(tmp_path / "unused")))
+    assert err.value.rank == 1
+
+
+def test_a_rank_that_dies_after_storing_its_value_does_not_stop_its_peers(tmp_path):
+    """Rank 1 aborts after its value is stored while rank 0 still works: rank 0 is not stopped, both values come
+    back, and a warning names the death. (Before, the first death stopped every other rank.)"""
+    with pytest.warns(RuntimeWarning, match=r"rank 1 of 2 died after storing its value .*SIGABRT.*values are "
+                                            r"complete"):
+        values = spawn(abort_in_rank_one, 2, ("after", str(tmp_path / "unused")))
+    assert values == [30, 31]

@@ -158,10 +158,15 @@ def test_torchrun_gives_the_spawned_run_numbers(small, tmp_path):
                       "sys.exit(torchrun_main(sys.argv[1:]))\n")
     flags = [a for k, v in SMALL.items() for a in ("--" + k.replace("_", "-"), str(v))]
     env = dict(os.environ, THEORYLAB_PROGRESS="0", OMP_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                           str(script), *flags, "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache")],
-                          capture_output=True, text=True, env=env, timeout=120, cwd=os.getcwd())
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(script),
+               *flags, "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache")]
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, cwd=os.getcwd())
+    if proc.returncode != 0 and "SIGABRT" in proc.stderr:
+        # gloo has killed a rank with SIGABRT on a loaded machine; `spawn` reruns such a run once, and so does
+        # this test (torchrun is outside the package's control); any other failure, or a second abort, fails
+        proc = subprocess.run(command + ["--refresh"], capture_output=True, text=True, env=env, timeout=120,
+                              cwd=os.getcwd())
+    assert proc.returncode == 0, proc.stderr[:3000]
     assert proc.stdout.count("rounds equal the replay's: yes") == 1  # printed by rank 0 only
     from sims.engine.results import load
 

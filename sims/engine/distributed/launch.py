@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import socket
 import tempfile
 import time
 import traceback
 import warnings
 from collections.abc import Callable
+from multiprocessing import connection
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -92,36 +94,95 @@ def _rank_main(rank: int, fn: Callable, world: int, arg: Any, backend: str, port
         # the outcome is on disk before the group is torn down: gloo's teardown has been seen to abort a process
         # ("terminate called without an active exception") after its work was done
         _write(out, dict(status="ok", payload=payload))
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 - every outcome goes to the parent through the file
         _write(out, _error_record(exc))
-        raise
+        failed = True
+    else:
+        failed = False
     finally:
         if joined:
             dist.destroy_process_group()
+    if failed:  # the parent reads the error from the file; no second copy of the traceback on stderr
+        raise SystemExit(1)
 
 
-def _all_finished(out_dir: Path, world: int) -> bool:
-    """Whether every rank wrote an "ok" record (its value) to `out_dir`."""
-    for r in range(world):
-        f = out_dir / f"rank{r}.pkl"
-        if not f.exists() or pickle.loads(f.read_bytes())["status"] != "ok":
-            return False
-    return True
+def _record(out_dir: Path, rank: int) -> dict | None:
+    """What rank `rank` wrote to `out_dir` (its value or its error), or None when it wrote nothing."""
+    f = out_dir / f"rank{rank}.pkl"
+    return pickle.loads(f.read_bytes()) if f.exists() else None
 
 
-def _failure(out_dir: Path, world: int, exc: Exception) -> Exception:
+def _signal_name(exitcode: int) -> str:
+    try:
+        return signal.Signals(-exitcode).name
+    except ValueError:
+        return f"signal {-exitcode}"
+
+
+def _how(rank: int, exitcode: int) -> str:
+    return (f"process {rank} terminated with signal {_signal_name(exitcode)}" if exitcode < 0
+            else f"process {rank} exited with code {exitcode}")
+
+
+def _died(rank: int, world: int, exitcode: int) -> RankFailed:
+    return RankFailed(f"rank {rank} of {world} died without raising an error ({_how(rank, exitcode)}).", rank)
+
+
+def _run_ranks(fn: Callable, world: int, arg: Any, backend: str, timeout_s: float, out: Path) -> dict[int, int]:
+    """Start `world` processes and wait for them. A rank that fails (an error record, or death without a record)
+    stops the others at once; a rank that dies AFTER storing its value (an abort in gloo's teardown) does not, so
+    its peers can store theirs. Returns {rank: exit code} of the ranks that died, or raises `_Failed`."""
+    import torch.multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    port = free_port()
+    procs = [ctx.Process(target=_rank_main, args=(r, fn, world, arg, backend, port, timeout_s, str(out)),
+                         name=f"theorylab-rank{r}") for r in range(world)]
+    for p in procs:
+        p.start()
+    deaths: dict[int, int] = {}
+    pending = set(range(world))
+    try:
+        while pending:
+            connection.wait([procs[r].sentinel for r in pending])
+            for r in sorted(pending):
+                if procs[r].exitcode is None:
+                    continue
+                pending.discard(r)
+                code = procs[r].exitcode
+                rec = _record(out, r)
+                if code == 0 and rec is not None:
+                    continue
+                deaths[r] = code
+                if rec is None or rec["status"] != "ok":
+                    raise _Failed(deaths)
+        return deaths
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join()
+
+
+class _Failed(Exception):
+    """Internal: a rank failed; `deaths` holds the exit codes of the ranks that had ended badly when it was seen."""
+
+    def __init__(self, deaths: dict[int, int]):
+        super().__init__(deaths)
+        self.deaths = deaths
+
+
+def _failure(out_dir: Path, world: int, deaths: dict[int, int]) -> Exception:
     """One error for a failed spawn: the rank that failed first (the others usually fail because it left)."""
     records = {}
     for r in range(world):
-        f = out_dir / f"rank{r}.pkl"
-        if f.exists():
-            rec = pickle.loads(f.read_bytes())
-            if rec["status"] == "error":
-                records[r] = rec
+        rec = _record(out_dir, r)
+        if rec is not None and rec["status"] == "error":
+            records[r] = rec
     if not records:  # the rank died without raising: a signal, os._exit, out of memory
-        rank = getattr(exc, "error_index", -1)
-        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return RankFailed(f"rank {rank} of {world} died without raising an error ({why}).", rank)
+        rank = next(r for r in deaths if _record(out_dir, r) is None)
+        return _died(rank, world, deaths[rank])
     rank = min(records, key=lambda r: records[r]["time"])
     rec = records[rank]
     if rec["exception"] is not None:
@@ -151,10 +212,12 @@ def spawn(fn: Callable[[int, int, Any], Any], world: int, arg: Any, backend: str
     first: the same class for the package's own errors (ConfigError, ...), `RankFailed` otherwise, with the rank's
     traceback in `remote_traceback`. fn must be importable by the new processes (a module-level function), and its
     return value and `arg` picklable.
-    """
-    import torch.multiprocessing as mp
-    from torch.multiprocessing.spawn import ProcessException
 
+    Two gloo failures seen on loaded machines are handled, each with a RuntimeWarning: a rank that aborts after
+    storing its value (in the group's teardown) does not stop its peers, and the values are returned; a rank killed
+    by a signal before storing anything, when no rank raised, makes the whole run start once more from scratch
+    (fn must therefore be deterministic or indifferent to a rerun, as every run here is); a second such death raises.
+    """
     validate.positive_int("world", world)
     validate.positive("timeout_s", timeout_s)
     if not isinstance(backend, str) or backend not in ("gloo", "nccl", "mpi"):
@@ -166,19 +229,28 @@ def spawn(fn: Callable[[int, int, Any], Any], world: int, arg: Any, backend: str
     except Exception:  # noqa: BLE001 - lambdas, closures and local functions cannot reach the new processes
         raise ConfigError(f"fn must be a module-level function that the spawned processes can import, got "
                           f"{getattr(fn, '__qualname__', fn)!r}.") from None
-    with tempfile.TemporaryDirectory(prefix="theorylab-spawn-") as tmp:
-        out = Path(tmp)
-        try:
-            mp.spawn(_rank_main, args=(fn, world, arg, backend, free_port(), float(timeout_s), tmp), nprocs=world,
-                     join=True)
-        except ProcessException as exc:
-            if not _all_finished(out, world):
-                raise _failure(out, world, exc) from None
-            # every rank stored its value and only then died (an abort in the process group's teardown, seen with
-            # gloo under load): the run is complete and its values are returned
-            warnings.warn(f"a rank died after every rank had finished its work ({str(exc).strip().splitlines()[0]}); "
-                          "the values are complete and are returned", RuntimeWarning, stacklevel=2)
-        return [pickle.loads(pickle.loads((out / f"rank{r}.pkl").read_bytes())["payload"]) for r in range(world)]
+    for attempt in (1, 2):
+        with tempfile.TemporaryDirectory(prefix="theorylab-spawn-") as tmp:
+            out = Path(tmp)
+            try:
+                deaths = _run_ranks(fn, world, arg, backend, float(timeout_s), out)
+            except _Failed as failed:
+                err = _failure(out, world, failed.deaths)
+                lost = [r for r, code in failed.deaths.items() if code < 0 and _record(out, r) is None]
+                if attempt == 1 and isinstance(err, RankFailed) and lost and not err.remote_traceback:
+                    # a rank killed by a signal before it stored anything, and no rank raised: gloo has been seen
+                    # to abort a rank this way on a loaded machine; the run is started once more, from scratch
+                    warnings.warn(f"{err} The run is started once more.", RuntimeWarning, stacklevel=2)
+                    continue
+                raise err from None
+            if deaths:
+                # every rank stored its value and some died afterwards (an abort in the process group's teardown,
+                # seen with gloo under load): the run is complete and its values are returned
+                r = min(deaths)
+                warnings.warn(f"rank {r} of {world} died after storing its value ({_how(r, deaths[r])}); "
+                              "the values are complete and are returned", RuntimeWarning, stacklevel=2)
+            return [pickle.loads(_record(out, r)["payload"]) for r in range(world)]
+    raise AssertionError("unreachable")
 
 
 def init_from_env(backend: str | None = None, command: str = "your_script.py") -> tuple[int, int]:
