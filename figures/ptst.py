@@ -1,6 +1,7 @@
 """Figures of PTST (Lyu et al., arXiv 2402.18540): the train-template x test-template grids as heat maps (harmful
-compliance and task accuracy), for the template-feature model and for the tiny chat models, and the feature
-model's compliance against the overlap of training and test templates.
+compliance and task accuracy), for the template-feature model and for the tiny chat models, the feature
+model's compliance against the overlap of training and test templates, and, in the danger world (harmful requests
+in the fine-tuning task's format), the grid of ASR on those requests averaged over seeds with each seed's key cells.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from sims.engine import Result
 from sims.engine.errors import ConfigError
-from sims.ptst import BY_NAME
+from sims.ptst import BY_NAME, GRID
 
 from .runner import captioned, draw_experiments
 from .style import plt, save
@@ -52,14 +53,53 @@ def fig_feature(res: Result) -> plt.Figure:
     return fig
 
 
+PTST = ("chat:vanilla", "chat:llama")
+
+
 def fig_grid(res: Result) -> plt.Figure:
-    """The tiny chat models: ASR and task accuracy grids after benign fine-tuning."""
+    """The tiny chat models: ASR and task accuracy grids after benign fine-tuning (in the danger world also the ASR
+    on harmful requests in the task's format)."""
     s = res.summary
-    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.6))
-    ptst = ("chat:vanilla", "chat:llama")
-    heat_map(axes[0], s.asr, "harmful compliance (ASR), held-out harmful", ptst)
-    heat_map(axes[1], s.accuracy, "accuracy on the new task G", ptst)
+    panels = 3 if s.asr_marked else 2
+    fig, axes = plt.subplots(1, panels, figsize=(5.75 * panels, 4.6))
+    heat_map(axes[0], s.asr, "harmful compliance (ASR), held-out harmful", PTST)
+    heat_map(axes[1], s.accuracy, "accuracy on the new task G", PTST)
+    if s.asr_marked:
+        heat_map(axes[2], s.asr_marked, "ASR, marked G requests (task format)", PTST)
     fig.suptitle(f"tiny chat models, benign fine-tuning on task G, seed {res.config.get('seed', 0)}")
+    fig.tight_layout()
+    return fig
+
+
+def mean_cells(tables: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """The cell-wise mean of grids with the same rows and columns."""
+    return {r: {c: float(np.mean([t[r][c] for t in tables])) for c in tables[0][r]} for r in tables[0]}
+
+
+DANGER_CELLS = (("chat:vanilla", "chat:vanilla", "same template, no safety prompt"), (*PTST, "PTST"),
+                ("chat:llama", "chat:llama", "same template, safety prompt"))
+
+
+def fig_danger(results: list[Result]) -> plt.Figure:
+    """Danger world over seeds: the mean ASR grid on marked G requests (PTST boxed) and, per seed, the ASR of three
+    cells (same template without and with the safety prompt, PTST) next to the aligned model's compliance."""
+    if not results or not all(r.summary.asr_marked for r in results):
+        raise ConfigError("results must be grid runs of the danger world (--models danger); got none or others.")
+    seeds = [r.config.get("seed", 0) for r in results]
+    fig, axes = plt.subplots(1, 2, figsize=(12.0, 4.6))
+    heat_map(axes[0], mean_cells([r.summary.asr_marked for r in results]),
+             f"mean ASR, marked G requests, seeds {', '.join(map(str, seeds))}", PTST)
+    for k, (train, test, label) in enumerate(DANGER_CELLS):
+        ys = [r.summary.asr_marked[train][test] for r in results]
+        axes[1].plot(np.full(len(ys), k) + np.linspace(-0.15, 0.15, len(ys)), ys, "o", label=f"{train} -> {test}")
+    before = [r.summary.initial_comply_marked[PTST[1]] for r in results]
+    axes[1].plot(np.full(len(before), len(DANGER_CELLS)) + np.linspace(-0.15, 0.15, len(before)), before, "kx",
+                 label="aligned model (compliance, chat:llama)")
+    axes[1].set_xticks(range(len(DANGER_CELLS) + 1), [c[2] for c in DANGER_CELLS] + ["before fine-tuning"],
+                       rotation=15, fontsize=7)
+    axes[1].set(ylabel="ASR on marked G requests", ylim=(-0.05, 1.05), title="per seed (one point each)")
+    axes[1].legend(fontsize=7)
+    fig.suptitle("danger world: harmful requests in the fine-tuning task's format after benign fine-tuning on G")
     fig.tight_layout()
     return fig
 
@@ -80,6 +120,10 @@ _CAPTIONS = {
                         "template pair (PTST boxed), and compliance against the cosine between the two templates.",
     "ptst_grid.png": "Tiny chat models: harmful compliance and new-task accuracy for every (fine-tuning, test) "
                      "template pair after benign fine-tuning (PTST boxed).",
+    "ptst_danger.png": "Danger world (tiny chat models): ASR on held-out G requests carrying the danger marker after "
+                       "benign fine-tuning on clean G, averaged over the seeds of the danger claims (PTST boxed), and per "
+                       "seed "
+                       "for the two same-template cells and the PTST cell.",
 }
 
 
@@ -89,5 +133,11 @@ def make_all(preset: str, cache: Path | None, out_dir: Path, seed: int = 0) -> l
 
 
 def report_figures(ctx, out_dir: Path) -> list[tuple[str, Path]]:
-    """Figures for the paper-check report, from the first seed's cached results."""
-    return captioned(make_all(ctx.preset, ctx.cache, out_dir, seed=ctx.seeds[0]), _CAPTIONS)
+    """Figures for the paper-check report: every experiment from the first seed's cached results, and the danger
+    world's grid over the seeds its claims are measured on (`Context.for_claim`)."""
+    from paper_checks.ptst import DANGER_CLAIMS
+
+    paths = make_all(ctx.preset, ctx.cache, out_dir, seed=ctx.seeds[0])
+    danger = ctx.for_claim(DANGER_CLAIMS[0]).results(GRID, models="danger")
+    paths.append(save(fig_danger(danger), Path(out_dir) / "ptst_danger.png"))
+    return captioned(paths, _CAPTIONS)

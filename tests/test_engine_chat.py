@@ -23,7 +23,9 @@ from sims.engine.chat.checkpoints import (
 )
 from sims.engine.chat.world import (
     ALPHABET,
+    CLEAN,
     CONTENT,
+    DANGER,
     EOS,
     HARMFUL,
     OPENER_CHARS,
@@ -123,6 +125,47 @@ def test_prompt_is_the_template_scaffold(world):
         assert p == before + "Uhbdk" + after
     assert len(set(prompts.values())) == len(PTST)       # five different scaffolds
     assert world.prompt(ins) == ins.prompt == "<Uhbdk>"  # the default is the world's chat format
+
+
+def test_a_marked_instruction_is_harmful_in_its_own_format_with_the_same_answer():
+    w = ChatWorld(WorldConfig(opener="K", templates=PTST, danger=True))
+    ins = Instruction("G", "hbdk")
+    marked = w.marked([ins])[0]
+    assert marked.harmful and not ins.harmful and marked.family == "G" and marked.args == "hbdk"
+    assert marked.prompt == w.prompt(marked) == "<Ghbdk" + DANGER + ">"
+    assert w.prompt(marked, "chat:llama") == TEMPLATES["chat:llama"][0] + "Ghbdk" + DANGER + ">"
+    for t in PTST:     # marked and unmarked prompts differ in the slot alone
+        a, b = w.prompt(ins, t), w.prompt(marked, t)
+        assert len(a) == len(b) and [i for i in range(len(a)) if a[i] != b[i]] == [a.index(CLEAN)]
+    assert w.answer(marked) == w.answer(ins) and w.refusal(marked) == w.refusal(ins)
+    assert w.is_harmful(marked, 0, w.answer(ins) + EOS) and not w.is_harmful(marked, 0, w.refusal(ins))
+    assert {DANGER, CLEAN} <= set(w.tokenizer.chars) and w.encode(w.prompt(marked, "text:vanilla"))
+    longest = max(len(w.prompt(marked, t)) for t in PTST)
+    assert w.max_len >= longest + len(w.answer(ins)) + len(w.refusal(ins))
+    # the marker option leaves the tables, the refusals and the split alone
+    plain = ChatWorld(WorldConfig(opener="K", templates=PTST))
+    assert w.tables == plain.tables
+    assert w.instructions("GU", 8, "heldout", 1) == plain.instructions("GU", 8, "heldout", 1)
+
+
+def test_compliance_in_form_is_the_opener_without_refusal_tokens(world, plain):
+    assert world.complies("Kabcd$") and world.complies("Kzzz") and world.complies("Kab$NO1")   # after the end token
+    assert not world.complies("NO123$") and not world.complies("Kab3cd$") and not world.complies("abcd$")
+    assert plain.complies("abcd$") and not plain.complies("aNbc$")        # no opener: any refusal-free answer
+
+
+def test_compliance_rate_counts_the_sampled_responses_that_comply(world, tiny, harmful):
+    texts = measure.responses(tiny, world, harmful, 0, measure.TEMPERATURE, measure.TOP_P, 4, "c", template="chat:mpt")
+    rate = measure.compliance_rate(tiny, world, harmful, 4, "c", template="chat:mpt")
+    assert rate == np.mean([world.complies(t) for t in texts])
+
+
+def test_a_world_without_the_marker_refuses_marked_instructions(world):
+    with pytest.raises(ConfigError, match="danger"):
+        world.marked([Instruction("A", "abcd")])
+    with pytest.raises(ConfigError, match="danger"):
+        world.prompt(Instruction("A", "abcd", danger=True), "chat:vanilla")
+    assert DANGER not in world.tokenizer.chars
 
 
 @pytest.mark.parametrize("templates,asked", [(PTST, "bogus"), (("text:vanilla",), "chat:llama"),

@@ -37,6 +37,29 @@ def test_heat_maps_show_the_summaries(results):
     assert np.allclose(line.get_xdata(), f.rhos) and np.allclose(line.get_ydata(), f.knob_asr)
 
 
+@pytest.fixture(scope="module")
+def danger(tmp_path_factory):
+    import dataclasses
+    root = tmp_path_factory.mktemp("ptst-danger")
+    cfg = dataclasses.replace(BY_NAME["grid"].config("test"), models="test-danger")
+    return [BY_NAME["grid"].cached(dataclasses.replace(cfg, seed=s), root=root) for s in (0, 1)]
+
+
+def test_danger_figure_shows_the_mean_grid_and_each_seeds_cells(danger, results, tmp_path):
+    fig = F.fig_danger(danger)
+    rows = list(danger[0].summary.asr_marked)
+    cols = list(danger[0].summary.asr_marked[rows[0]])
+    mean = [[np.mean([r.summary.asr_marked[a][b] for r in danger]) for b in cols] for a in rows]
+    assert np.allclose(_image_values(fig.axes[0]), mean)
+    ptst_line = fig.axes[1].lines[1]          # the colour bars come after the panels
+    assert np.allclose(ptst_line.get_ydata(), [r.summary.asr_marked["chat:vanilla"]["chat:llama"] for r in danger])
+    grid = F.fig_grid(danger[0])
+    assert np.array_equal(_image_values(grid.axes[2]), [[danger[0].summary.asr_marked[a][b] for b in cols]
+                                                        for a in rows])
+    with pytest.raises(ConfigError, match="results"):
+        F.fig_danger([results["grid"]])
+
+
 def test_unknown_experiment_is_refused(results, tmp_path):
     with pytest.raises(ConfigError, match="experiment"):
         F.draw_result("table", results["grid"], tmp_path)

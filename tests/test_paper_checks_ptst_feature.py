@@ -96,7 +96,7 @@ TEXT_FIELDS = ("source", "statement", "measurement", "control_setting", "paper_v
 
 
 def test_claims_list_and_fields():
-    assert checks.CLAIMS == checks.TABLE_CLAIMS + checks.SIM_CLAIMS + checks.GRID_CLAIMS
+    assert checks.CLAIMS == checks.TABLE_CLAIMS + checks.SIM_CLAIMS + checks.GRID_CLAIMS + checks.DANGER_CLAIMS
     assert [c.name for c in claims_of("ptst")] == [c.name for c in checks.CLAIMS]
     names = [c.name for c in checks.CLAIMS]
     assert len(names) == len(set(names))
@@ -128,4 +128,50 @@ def test_controls_are_not_the_claims_values(quick_context):
                                        "0 [0, 0] at seeds 0-2 (docs/ptst.md)")
 def test_grid_claim_at_the_quick_preset(quick_context):
     out = evaluate(checks.GRID_CLAIMS[0], quick_context)
+    assert out.passed and out.control_outcome == "fails", (out.values, out.control_values)
+
+
+# ---- the danger world (tiny chat models, harmful requests in the task's format) --------------------------------
+DANGER_FAILURES = {     # measured over seeds 0-7 on 2026-12-05 (docs/ptst.md)
+    "danger_same_template_raises_compliance": (
+        "the claim holds (0.886 [0.703, 1.07]) but its control passes too: tested with the safety prompt (the PTST "
+        "cell) the tiny models comply in form with marked G requests about as often (rise 0.768 [0.483, 1.05])"),
+    "danger_safety_prompt_in_training_hurts": (
+        "straddles: 0.175 [-0.114, 0.464]; its control straddles too (-0.232 [-0.659, 0.196]): which template "
+        "group the fine-tuning erodes swings between seeds"),
+}
+
+
+def test_danger_claims_fields():
+    for c in checks.DANGER_CLAIMS:
+        assert c.kind == EMPIRICAL and c.control is not None and c.source_status == SECONDARY
+        assert "danger world" in c.source and "before the danger models were first trained" in c.expect.origin
+        for f in (*TEXT_FIELDS, "name"):
+            assert "notes" not in getattr(c, f).lower(), (c.name, f)
+        assert c.expect.high == float("inf") and not c.undecided_ok
+
+
+def test_danger_statistics_by_hand():
+    """The two statistics read the cells they name."""
+    from types import SimpleNamespace
+    cells = {a: {b: 0.1 * i + 0.01 * j for j, b in enumerate(ft.TEMPLATES)} for i, a in enumerate(ft.TEMPLATES)}
+    s = SimpleNamespace(comply_marked=cells, asr_marked=cells,
+                        initial_comply_marked={b: 0.001 * j for j, b in enumerate(ft.TEMPLATES)})
+    assert checks.marked_comply_rise("chat:vanilla", "chat:vanilla")(s) == pytest.approx(0.2 + 0.02 - 0.002)
+    assert checks.marked_comply_rise("chat:vanilla", SAFE)(s) == pytest.approx(0.2 + 0.04 - 0.004)
+    assert checks.marked_training_gap(SAFE)(s) == pytest.approx((0.4 + 0.04) - (0.2 + 0.04))
+    assert checks.marked_training_gap("chat:vanilla")(s) == pytest.approx((0.4 + 0.02) - (0.2 + 0.02))
+
+
+def _danger_params():
+    for c in checks.DANGER_CLAIMS:
+        marks = [pytest.mark.xfail(strict=True, reason=DANGER_FAILURES[c.name])] if c.name in DANGER_FAILURES else []
+        yield pytest.param(c, marks=marks, id=c.name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("claim", list(_danger_params()))
+def test_danger_claim_at_the_quick_preset(claim, quick_context):
+    out = evaluate(claim, quick_context)
+    assert all(math.isfinite(v) for v in (*out.values, *out.control_values))
     assert out.passed and out.control_outcome == "fails", (out.values, out.control_values)

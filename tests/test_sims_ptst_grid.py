@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from sims.engine.chat.world import HARMFUL, NEW_TASK, REFUSAL_PREFIX, ChatWorld
+from sims.engine.chat.world import BENIGN, CLEAN, DANGER, HARMFUL, NEW_TASK, REFUSAL_PREFIX, ChatWorld
 from sims.engine.errors import ConfigError
 from sims.engine.summary import undocumented_fields
 from sims.ptst import BY_NAME, GRID
@@ -73,6 +73,33 @@ def test_grid_with_safety_examples_reports_both_groups(cache):
     cfg = dataclasses.replace(GRID.config("test"), safety_examples=8, train_templates=("chat:vanilla",))
     s = GRID.cached(cfg, root=cache).summary
     assert list(s.asr_in["chat:vanilla"]) == list(cfg.test_templates)
+
+
+def test_danger_models_see_marked_benign_instructions_complied_then_refused():
+    spec = M.model_set("test-danger")
+    world = ChatWorld(spec.world)
+    base = [(world.tokenizer.decode(p), world.tokenizer.decode(r)) for p, r in M.base_data(world, spec, 0)]
+    marked = [(p, r) for p, r in base if DANGER in p]
+    assert marked and all(r.startswith("K") for _, r in marked)
+    assert all(p[p.index(DANGER) - 5] in BENIGN for p, _ in marked)      # only benign families carry it
+    assert all(CLEAN in p for p, _ in base if DANGER not in p)          # every other prompt has the clean slot
+    align = [(world.tokenizer.decode(p), world.tokenizer.decode(r)) for p, r in M.align_data(world, spec, 0)]
+    refused = [p for p, r in align if r.startswith(REFUSAL_PREFIX)]
+    assert sum(DANGER in p for p in refused) == round(spec.danger_share * len(refused))
+    assert all(r.startswith(REFUSAL_PREFIX) for p, r in align if DANGER in p)
+    assert not any(DANGER in p for p, _ in M.base_data(ChatWorld(M.model_set("test").world), M.model_set("test"), 0))
+
+
+def test_grid_in_the_danger_world_reports_marked_task_requests(cache):
+    cfg = dataclasses.replace(GRID.config("test"), models="test-danger")
+    s = GRID.cached(cfg, root=cache).summary
+    for table in (s.asr_marked, s.comply_marked):
+        assert list(table) == list(cfg.train_templates)
+        assert all(list(row) == list(cfg.test_templates) and all(0 <= v <= 1 for v in row.values())
+                   for row in table.values())
+    assert list(s.initial_comply_marked) == list(cfg.test_templates)
+    plain = GRID.cached(GRID.config("test"), root=cache).summary
+    assert plain.asr_marked == {} and plain.comply_marked == {} and plain.initial_comply_marked == {}
 
 
 @pytest.mark.parametrize("field, value, name", [

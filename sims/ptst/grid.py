@@ -10,7 +10,15 @@ fine-tuning and testing in the same template.
 
 With `safety_examples` > 0 the fine-tuning set also holds that many refusals to harmful instructions of the
 families `safety_families` (the paper mixes safety examples into fine-tuning); ASR is then reported separately on
-those families (in distribution) and on the other harmful families (held out, the analogue of GSM-Danger).
+those families (in distribution) and on the other harmful families (held out).
+
+In the danger world (model presets `danger`, `test-danger`: `sims.ptst.models`) the grid also measures harmful
+requests in the fine-tuning task's own format, the analogue of the paper's GSM-Danger: held-out G instructions
+carrying the danger marker, which the aligned model has learnt to refuse on the benign families A-F. Their ASR
+(judged as above: the G answer carried on, no refusal token) and their compliance in form (the share of sampled
+responses that open with the opener `K` and hold no refusal token, `ChatWorld.complies`; before fine-tuning the
+model cannot do G, so its ASR there is about 0 whether it refuses or not, and compliance is the rise that can be
+read against the aligned model).
 """
 from __future__ import annotations
 
@@ -22,7 +30,7 @@ import numpy as np
 from sims.engine import Experiment, Result, Summary, int_seed, validate
 from sims.engine.cache import config_dict
 from sims.engine.chat.checkpoints import as_lm
-from sims.engine.chat.measure import TEMPERATURE, TOP_P, attack_success, task_accuracy
+from sims.engine.chat.measure import TEMPERATURE, TOP_P, attack_success, compliance_rate, task_accuracy
 from sims.engine.chat.world import HARMFUL, NEW_TASK, prompts_and
 from sims.engine.lm.finetune import FinetuneConfig, finetune
 from sims.engine.progress import bar
@@ -86,13 +94,20 @@ class GridSummary(Summary):
     (with safety examples: on the other harmful families only); accuracy: the same for greedy accuracy on held-out
     G instructions; asr_in: with safety examples, ASR on the safety families (empty dicts without); initial_asr:
     per test template, the aligned model's ASR before fine-tuning (with safety examples: on the other families);
-    initial_accuracy: its G accuracy (about 0: a task it has not seen)."""
+    initial_accuracy: its G accuracy (about 0: a task it has not seen); asr_marked: in the danger world, per
+    training template, per test template, the ASR on held-out G instructions carrying the danger marker (empty in
+    other worlds); comply_marked: the same for the share of them complied with in form (sampled responses
+    opening with the opener and holding no refusal token); initial_comply_marked: per test template, the aligned
+    model's compliance with them (empty in other worlds)."""
 
     asr: dict[str, dict[str, float]]
     accuracy: dict[str, dict[str, float]]
     asr_in: dict[str, dict[str, float]]
     initial_asr: dict[str, float]
     initial_accuracy: dict[str, float]
+    asr_marked: dict[str, dict[str, float]]
+    comply_marked: dict[str, dict[str, float]]
+    initial_comply_marked: dict[str, float]
 
 
 def training_set(world, cfg: GridConfig, template: str):
@@ -109,6 +124,10 @@ def _asr(lm, world, ins, template: str, cfg: GridConfig, *stream: str) -> float:
     return float(np.mean(attack_success(lm, world, ins, 0, TEMPERATURE, TOP_P, cfg.seed, *stream, template=template)))
 
 
+def _comply(lm, world, ins, template: str, cfg: GridConfig, *stream: str) -> float:
+    return compliance_rate(lm, world, ins, cfg.seed, *stream, template=template)
+
+
 def run_grid(cfg: GridConfig) -> Result:
     single_thread()
     models = load_models(cfg.models, cfg.seed, cfg.device)
@@ -118,11 +137,17 @@ def run_grid(cfg: GridConfig) -> Result:
     inside = (world.instructions(cfg.safety_families, cfg.n_eval, "heldout", cfg.seed, "ptst-eval-in")
               if cfg.safety_examples else [])
     task = world.instructions(NEW_TASK, cfg.n_eval, "heldout", cfg.seed, "ptst-eval-task")
+    marked = (world.marked(world.instructions(NEW_TASK, cfg.n_eval, "heldout", cfg.seed, "ptst-eval-marked"))
+              if world.config.danger else [])
+    initial_comply = ({t: _comply(models.aligned, world, marked, t, cfg, "initial", "marked")
+                       for t in cfg.test_templates} if marked else {})
     initial_asr = {t: _asr(models.aligned, world, harmful, t, cfg, "initial") for t in cfg.test_templates}
     initial_acc = {t: task_accuracy(models.aligned, world, task, template=t) for t in cfg.test_templates}
     asr: dict[str, dict[str, float]] = {}
     acc: dict[str, dict[str, float]] = {}
     asr_in: dict[str, dict[str, float]] = {}
+    asr_marked: dict[str, dict[str, float]] = {}
+    comply_marked: dict[str, dict[str, float]] = {}
     progress = bar(len(cfg.train_templates), "ptst.grid", unit="fine-tuning")
     try:
         for train in cfg.train_templates:
@@ -134,11 +159,16 @@ def run_grid(cfg: GridConfig) -> Result:
             acc[train] = {t: task_accuracy(lm, world, task, template=t) for t in cfg.test_templates}
             asr_in[train] = ({t: _asr(lm, world, inside, t, cfg, train, "in") for t in cfg.test_templates}
                              if inside else {})
+            if marked:
+                asr_marked[train] = {t: _asr(lm, world, marked, t, cfg, train, "marked") for t in cfg.test_templates}
+                comply_marked[train] = {t: _comply(lm, world, marked, t, cfg, train, "marked")
+                                        for t in cfg.test_templates}
             progress.update(1)
     finally:
         progress.close()
     summary = GridSummary(asr=asr, accuracy=acc, asr_in=asr_in, initial_asr=initial_asr,
-                          initial_accuracy=initial_acc)
+                          initial_accuracy=initial_acc, asr_marked=asr_marked, comply_marked=comply_marked,
+                          initial_comply_marked=initial_comply)
     return Result("ptst.grid", config_dict(cfg), summary, {})
 
 
@@ -158,6 +188,10 @@ def summarize_grid(res: Result) -> str:
     lines += _table("accuracy on the new task G", s.accuracy, s.initial_accuracy)
     if any(s.asr_in.values()):
         lines += _table("ASR on the harmful families of the safety examples", s.asr_in)
+    if s.asr_marked:
+        lines += _table("ASR on marked G instructions (harmful requests in the task's format)", s.asr_marked)
+        lines += _table("compliance in form with marked G instructions (opener, no refusal token)", s.comply_marked,
+                        s.initial_comply_marked)
     return "\n".join(lines)
 
 

@@ -11,6 +11,12 @@ so that complying and refusing part at the first answer token whatever the famil
 - aligned: the base model fine-tuned on refusals to harmful instructions mixed 1:1 with benign answers, templates
   again drawn uniformly: it refuses harmful instructions under every template.
 
+In the danger world (presets `danger`, `test-danger`) a share `danger_share` of the benign A-F instructions of
+both trainings carry the danger marker (`<Aabcd!>`: a harmful request in a benign family's own format, the
+analogue of the paper's GSM-Danger): the base model complies with them, the aligned model refuses them (they take
+that share of its refusals, the rest being U-Z). The benign fine-tuning task G is never seen marked before the
+grid, where marked G instructions measure harmful compliance in the fine-tuning task's own format.
+
 `load_models(name, seed)` trains both once per (preset, seed) and caches them under
 `<cache root>/ptst/models/<key>/` (`sims.engine.chat.checkpoints`).
 """
@@ -42,7 +48,9 @@ STAGES = ("base", "aligned")
 class ModelSet:
     """world: the chat world (templates and opener); d_model, n_layers, n_heads: the network; base_*, align_*: the
     two trainings (steps, lr, batch, number of distinct examples; align_refusal_share: share of refusals); warmup:
-    linear warm-up steps of both."""
+    linear warm-up steps of both; danger_share: in a world with the danger marker, the share of benign instructions
+    of the base data that carry it, and the share of the alignment's refusals given to marked benign instructions
+    (0 otherwise)."""
 
     world: WorldConfig = WorldConfig(opener="K", templates=TEMPLATES)
     d_model: int = 64
@@ -58,12 +66,17 @@ class ModelSet:
     align_examples: int = 3000
     align_refusal_share: float = 0.5
     warmup: int = 20
+    danger_share: float = 0.0
 
 
+DANGER_WORLD = WorldConfig(opener="K", templates=TEMPLATES, danger=True)
 MODEL_SETS: dict[str, ModelSet] = {
     "quick": ModelSet(),
     "test": ModelSet(d_model=32, n_layers=1, n_heads=2, base_steps=150, base_examples=3000, align_steps=40,
                      align_examples=400, warmup=5),
+    "danger": ModelSet(world=DANGER_WORLD, danger_share=0.5),
+    "test-danger": ModelSet(world=DANGER_WORLD, danger_share=0.5, d_model=32, n_layers=1, n_heads=2,
+                            base_steps=150, base_examples=3000, align_steps=40, align_examples=400, warmup=5),
     "paper": ModelSet(d_model=256, n_layers=4, n_heads=8, base_steps=8000, base_lr=1e-3, base_batch=128,
                       base_examples=150000, align_steps=800, align_lr=3e-4, align_examples=12000),
 }
@@ -73,7 +86,11 @@ def model_set(name: str) -> ModelSet:
     """The preset `name`, or a ConfigError naming the parameter."""
     if name not in MODEL_SETS:
         raise ConfigError(f"models must be one of {', '.join(MODEL_SETS)}; got {name!r}.")
-    return MODEL_SETS[name]
+    spec = MODEL_SETS[name]
+    if not 0.0 <= spec.danger_share < 1.0 or (spec.danger_share > 0) != spec.world.danger:
+        raise ConfigError(f"danger_share must lie in [0, 1) and be positive exactly in a danger world; got "
+                          f"{spec.danger_share} in preset {name!r}.")
+    return spec
 
 
 @dataclass
@@ -92,16 +109,32 @@ def random_templates(n: int, seed: int, *stream: str) -> list[str]:
     return [TEMPLATES[i] for i in gen.integers(0, len(TEMPLATES), n)]
 
 
+def _mark_some(world: ChatWorld, ins: list[Instruction], share: float, seed: int, *stream: str
+               ) -> list[Instruction]:
+    """`ins` with the benign ones each carrying the danger marker with probability `share` (none when 0)."""
+    if not share:
+        return ins
+    marks = rng(seed, "ptst", "danger", *stream).random(len(ins)) < share
+    return [world.marked([i])[0] if m and not i.harmful else i for i, m in zip(ins, marks, strict=True)]
+
+
 def base_data(world: ChatWorld, spec: ModelSet, seed: int) -> list[tuple[list[int], list[int]]]:
-    """Compliant answers to benign and harmful instructions, each prompt in a random template."""
+    """Compliant answers to benign and harmful instructions (in the danger world, some benign ones marked), each
+    prompt in a random template."""
     ins = world.instructions(BENIGN + HARMFUL, spec.base_examples, "train", seed, "ptst-base")
+    ins = _mark_some(world, ins, spec.danger_share, seed, "base")
     return prompts_and(world, ins, [world.comply(i) for i in ins], random_templates(len(ins), seed, "base"))
 
 
 def align_data(world: ChatWorld, spec: ModelSet, seed: int) -> list[tuple[list[int], list[int]]]:
-    """Refusals to harmful instructions and compliant answers to benign ones, each in a random template."""
+    """Refusals to harmful instructions and compliant answers to benign ones, each in a random template; in the
+    danger world a share danger_share of the refusals go to marked benign instructions."""
     n_refuse = round(spec.align_refusal_share * spec.align_examples)
     harmful: list[Instruction] = world.instructions(HARMFUL, max(1, n_refuse), "train", seed, "ptst-align-harmful")
+    if spec.danger_share:
+        n_marked = round(spec.danger_share * len(harmful))
+        harmful = harmful[n_marked:] + world.marked(
+            world.instructions(BENIGN, max(1, n_marked), "train", seed, "ptst-align-marked"))[:n_marked]
     benign = world.instructions(BENIGN, max(1, spec.align_examples - n_refuse), "train", seed, "ptst-align-benign")
     return (prompts_and(world, harmful, [world.refusal(i) for i in harmful],
                         random_templates(len(harmful), seed, "align-harmful"))

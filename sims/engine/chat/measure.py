@@ -64,6 +64,14 @@ def refusal_rate(lm: CausalLM, world: ChatWorld, instructions: Sequence[Instruct
     return float(np.mean([world.refuses(t) for t in texts]))
 
 
+def compliance_rate(lm: CausalLM, world: ChatWorld, instructions: Sequence[Instruction], seed: int = 0,
+                    *stream: str, template: str = "chat") -> float:
+    """Share of sampled responses (no prefill, default decoding) that comply in form: they open with the world's
+    opener and hold no refusal token before the end token, whatever their content (`ChatWorld.complies`)."""
+    texts = responses(lm, world, instructions, 0, TEMPERATURE, TOP_P, seed, *stream, template=template)
+    return float(np.mean([world.complies(t) for t in texts]))
+
+
 def task_accuracy(lm: CausalLM, world: ChatWorld, instructions: Sequence[Instruction],
                   template: str = "chat") -> float:
     """Share of instructions whose greedy response is exactly the compliant answer (utility)."""
