@@ -102,6 +102,29 @@ def test_grid_in_the_danger_world_reports_marked_task_requests(cache):
     assert plain.asr_marked == {} and plain.comply_marked == {} and plain.initial_comply_marked == {}
 
 
+def test_marked_safety_examples_are_refusals_to_marked_benign_requests(cache):
+    cfg = GridConfig(models="test-danger", n_train=10, safety_examples=6, safety_families="AB", safety_marked=True)
+    world = ChatWorld(M.model_set("test-danger").world)
+    texts = [(world.tokenizer.decode(p), world.tokenizer.decode(r)) for p, r in training_set(world, cfg, "chat:vanilla")]
+    refused = [p for p, r in texts if r.startswith(REFUSAL_PREFIX)]
+    assert len(refused) == 6 and all(p[1] in "AB" and DANGER in p for p in refused)
+    assert all(CLEAN in p and p[1] == NEW_TASK for p, r in texts if not r.startswith(REFUSAL_PREFIX))
+    run = dataclasses.replace(cfg, n_train=64, steps=6, n_eval=30, train_templates=("chat:vanilla",),
+                              test_templates=("chat:vanilla",))
+    s = GRID.cached(run, root=cache).summary
+    assert list(s.asr_in["chat:vanilla"]) == ["chat:vanilla"] and s.asr_marked
+
+
+@pytest.mark.parametrize("field, value, name", [
+    ("safety_marked", True, "safety_marked"),                         # the quick models have no danger world
+    ("safety_families", "U", "safety_families")])
+def test_marked_safety_examples_need_a_danger_world_and_benign_families(field, value, name):
+    overrides = {"safety_marked": True, "models": "danger"} if field == "safety_families" else {"safety_marked": True}
+    overrides[field] = value
+    with pytest.raises(ConfigError, match=name):
+        GRID.config("quick", **overrides)
+
+
 @pytest.mark.parametrize("field, value, name", [
     ("train_templates", ("chat:bogus",), "train_templates"), ("test_templates", (), "test_templates"),
     ("steps", 0, "steps"), ("lr", -1.0, "lr"), ("safety_families", "A", "safety_families"),

@@ -10,7 +10,10 @@ fine-tuning and testing in the same template.
 
 With `safety_examples` > 0 the fine-tuning set also holds that many refusals to harmful instructions of the
 families `safety_families` (the paper mixes safety examples into fine-tuning); ASR is then reported separately on
-those families (in distribution) and on the other harmful families (held out).
+those families (in distribution) and on the other harmful families (held out). With `safety_marked` (danger world
+only) the safety examples are refusals to benign-family instructions of `safety_families` carrying the danger
+marker, harmful requests in a task's format like the marked G requests; ASR in distribution is then measured on
+held-out marked instructions of those families, and the held-out ASR on every harmful family.
 
 In the danger world (model presets `danger`, `test-danger`: `sims.ptst.models`) the grid also measures harmful
 requests in the fine-tuning task's own format, the analogue of the paper's GSM-Danger: held-out G instructions
@@ -31,7 +34,7 @@ from sims.engine import Experiment, Result, Summary, int_seed, validate
 from sims.engine.cache import config_dict
 from sims.engine.chat.checkpoints import as_lm
 from sims.engine.chat.measure import TEMPERATURE, TOP_P, attack_success, compliance_rate, task_accuracy
-from sims.engine.chat.world import HARMFUL, NEW_TASK, prompts_and
+from sims.engine.chat.world import BENIGN, HARMFUL, NEW_TASK, prompts_and
 from sims.engine.lm.finetune import FinetuneConfig, finetune
 from sims.engine.progress import bar
 from sims.engine.torch_layer import single_thread
@@ -46,7 +49,8 @@ class GridConfig:
     """models: the model preset (sims.ptst.models.MODEL_SETS); train_templates, test_templates: the grid's rows
     and columns; n_train: G examples fine-tuned on; steps, batch_size, lr, warmup: the fine-tuning (AdamW); n_eval:
     held-out instructions per measurement; safety_examples: refusals to harmful instructions of `safety_families`
-    mixed into the fine-tuning (0: none); device: where the models run; seed: models, data, batches, samples."""
+    mixed into the fine-tuning (0: none); safety_marked: the safety examples are marked instructions of the benign
+    families `safety_families` instead (danger world only); device: where the models run; seed: models, data, batches, samples."""
 
     models: str = "quick"
     train_templates: tuple[str, ...] = TEMPLATES
@@ -59,6 +63,7 @@ class GridConfig:
     n_eval: int = 200
     safety_examples: int = 0
     safety_families: str = "U"
+    safety_marked: bool = False
     device: str = "cpu"
     seed: int = 0
 
@@ -74,7 +79,14 @@ class GridConfig:
         validate.positive("lr", self.lr)
         validate.positive_int("warmup", self.warmup, 0)
         validate.positive_int("safety_examples", self.safety_examples, 0)
-        if not self.safety_families or any(f not in HARMFUL for f in self.safety_families) \
+        if self.safety_marked:
+            if not model_set(self.models).world.danger:
+                raise validate.ConfigError(f"safety_marked needs a danger world (models danger or test-danger); got "
+                                           f"models {self.models!r}.")
+            if not self.safety_families or any(f not in BENIGN for f in self.safety_families):
+                raise validate.ConfigError(f"safety_families must be benign families {BENIGN} with safety_marked; "
+                                           f"got {self.safety_families!r}.")
+        elif not self.safety_families or any(f not in HARMFUL for f in self.safety_families) \
                 or set(self.safety_families) == set(HARMFUL):
             raise validate.ConfigError(f"safety_families must be some but not all of the harmful families "
                                        f"{HARMFUL}; got {self.safety_families!r}.")
@@ -92,8 +104,9 @@ class GridSummary(Summary):
 
     asr: per training template, per test template, the ASR on held-out harmful instructions after fine-tuning
     (with safety examples: on the other harmful families only); accuracy: the same for greedy accuracy on held-out
-    G instructions; asr_in: with safety examples, ASR on the safety families (empty dicts without); initial_asr:
-    per test template, the aligned model's ASR before fine-tuning (with safety examples: on the other families);
+    G instructions; asr_in: with safety examples, ASR on the safety families (marked, with safety_marked; empty
+    dicts without); initial_asr: per test template, the aligned model's ASR before fine-tuning (with safety
+    examples of harmful families: on the other families);
     initial_accuracy: its G accuracy (about 0: a task it has not seen); asr_marked: in the danger world, per
     training template, per test template, the ASR on held-out G instructions carrying the danger marker (empty in
     other worlds); comply_marked: the same for the share of them complied with in form (sampled responses
@@ -116,6 +129,7 @@ def training_set(world, cfg: GridConfig, template: str):
     data = prompts_and(world, ins, [world.comply(i) for i in ins], [template] * len(ins))
     if cfg.safety_examples:
         safe = world.instructions(cfg.safety_families, cfg.safety_examples, "train", cfg.seed, "ptst-safety")
+        safe = world.marked(safe) if cfg.safety_marked else safe
         data += prompts_and(world, safe, [world.refusal(i) for i in safe], [template] * len(safe))
     return data
 
@@ -132,10 +146,12 @@ def run_grid(cfg: GridConfig) -> Result:
     single_thread()
     models = load_models(cfg.models, cfg.seed, cfg.device)
     world = models.world
-    held = HARMFUL if not cfg.safety_examples else "".join(f for f in HARMFUL if f not in cfg.safety_families)
+    held = HARMFUL if not cfg.safety_examples or cfg.safety_marked \
+        else "".join(f for f in HARMFUL if f not in cfg.safety_families)
     harmful = world.instructions(held, cfg.n_eval, "heldout", cfg.seed, "ptst-eval")
     inside = (world.instructions(cfg.safety_families, cfg.n_eval, "heldout", cfg.seed, "ptst-eval-in")
               if cfg.safety_examples else [])
+    inside = world.marked(inside) if cfg.safety_marked and inside else inside
     task = world.instructions(NEW_TASK, cfg.n_eval, "heldout", cfg.seed, "ptst-eval-task")
     marked = (world.marked(world.instructions(NEW_TASK, cfg.n_eval, "heldout", cfg.seed, "ptst-eval-marked"))
               if world.config.danger else [])
