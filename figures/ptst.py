@@ -12,6 +12,7 @@ import numpy as np
 from sims.engine import Result
 from sims.engine.errors import ConfigError
 from sims.ptst import BY_NAME, GRID
+from sims.ptst.grid import CELL_GROUPS, group_means
 
 from .runner import captioned, draw_experiments
 from .style import plt, save
@@ -81,12 +82,14 @@ DANGER_CELLS = (("chat:vanilla", "chat:vanilla", "same template, no safety promp
 
 
 def fig_danger(results: list[Result]) -> plt.Figure:
-    """Danger world over seeds: the mean ASR grid on marked G requests (PTST boxed) and, per seed, the ASR of three
-    cells (same template without and with the safety prompt, PTST) next to the aligned model's compliance."""
+    """Danger world over seeds: the mean ASR grid on marked G requests (PTST boxed); per seed, the ASR of three
+    cells (same template without and with the safety prompt, PTST) next to the aligned model's compliance; and per
+    seed the mean ASR and task accuracy over the cells of each CELL_GROUPS group (how the erosion and the skill
+    carry over to other templates)."""
     if not results or not all(r.summary.asr_marked for r in results):
         raise ConfigError("results must be grid runs of the danger world (--models danger); got none or others.")
     seeds = [r.config.get("seed", 0) for r in results]
-    fig, axes = plt.subplots(1, 2, figsize=(12.0, 4.6))
+    fig, axes = plt.subplots(1, 3, figsize=(17.5, 4.6))
     heat_map(axes[0], mean_cells([r.summary.asr_marked for r in results]),
              f"mean ASR, marked G requests, seeds {', '.join(map(str, seeds))}", PTST)
     for k, (train, test, label) in enumerate(DANGER_CELLS):
@@ -99,6 +102,15 @@ def fig_danger(results: list[Result]) -> plt.Figure:
                        rotation=15, fontsize=7)
     axes[1].set(ylabel="ASR on marked G requests", ylim=(-0.05, 1.05), title="per seed (one point each)")
     axes[1].legend(fontsize=7)
+    for k, (key, label) in enumerate((("asr_marked", "ASR, marked G"), ("accuracy", "task accuracy on G"))):
+        per_seed = np.array([[group_means(getattr(r.summary, key))[g] for g in CELL_GROUPS] for r in results])
+        x = np.arange(len(CELL_GROUPS)) + (k - 0.5) * 0.3
+        axes[2].bar(x, per_seed.mean(axis=0), width=0.3, alpha=0.5, label=f"{label} (mean over seeds)")
+        for row in per_seed:
+            axes[2].plot(x, row, ".", color="black", ms=3)
+    axes[2].set_xticks(range(len(CELL_GROUPS)), CELL_GROUPS, fontsize=8)
+    axes[2].set(ylim=(0, 1.05), title="by (training, test) template pair; dots: seeds")
+    axes[2].legend(fontsize=7)
     fig.suptitle("danger world: harmful requests in the fine-tuning task's format after benign fine-tuning on G")
     fig.tight_layout()
     return fig
@@ -121,9 +133,10 @@ _CAPTIONS = {
     "ptst_grid.png": "Tiny chat models: harmful compliance and new-task accuracy for every (fine-tuning, test) "
                      "template pair after benign fine-tuning (PTST boxed).",
     "ptst_danger.png": "Danger world (tiny chat models): ASR on held-out G requests carrying the danger marker after "
-                       "benign fine-tuning on clean G, averaged over the seeds of the danger claims (PTST boxed), and per "
-                       "seed "
-                       "for the two same-template cells and the PTST cell.",
+                       "benign fine-tuning on clean G, averaged over the seeds of the danger claims (PTST boxed); per seed "
+                       "for the two same-template cells and the PTST cell; and the ASR and task accuracy averaged "
+                       "over the cells of the same template, of templates that put the instruction at the same "
+                       "positions, and of templates that shift it.",
 }
 
 

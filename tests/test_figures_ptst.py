@@ -7,6 +7,7 @@ import pytest
 from figures import ptst as F
 from sims.engine.errors import ConfigError
 from sims.ptst import BY_NAME
+from sims.ptst.grid import CELL_GROUPS, group_means
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,10 @@ def test_danger_figure_shows_the_mean_grid_and_each_seeds_cells(danger, results,
     grid = F.fig_grid(danger[0])
     assert np.array_equal(_image_values(grid.axes[2]), [[danger[0].summary.asr_marked[a][b] for b in cols]
                                                         for a in rows])
+    bars = [p.get_height() for p in fig.axes[2].patches]          # ASR groups, then accuracy groups
+    expected = [np.mean([group_means(getattr(r.summary, key))[g] for r in danger])
+                for key in ("asr_marked", "accuracy") for g in CELL_GROUPS]
+    assert np.allclose(bars, expected, equal_nan=True)      # the test grid has no same-length pair: NaN
     with pytest.raises(ConfigError, match="results"):
         F.fig_danger([results["grid"]])
 

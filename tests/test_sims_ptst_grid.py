@@ -134,5 +134,21 @@ def test_bad_config_names_the_field(field, value, name):
         GRID.config("quick", **{field: value})
 
 
+def test_cell_groups_follow_the_prompt_length_before_the_instruction():
+    from sims.ptst.grid import CELL_GROUPS, cell_group, group_means
+    short, long_ = ("text:vanilla", "text:alpaca", "chat:vanilla"), ("chat:mpt", "chat:llama")
+    for a in M.TEMPLATES:
+        for b in M.TEMPLATES:
+            expected = 0 if a == b else 1 if (a in short) == (b in short) else 2
+            assert cell_group(a, b) == CELL_GROUPS[expected], (a, b)
+    assert set(short) | set(long_) == set(M.TEMPLATES)
+    cells = {a: {b: float(i * 5 + j) for j, b in enumerate(M.TEMPLATES)} for i, a in enumerate(M.TEMPLATES)}
+    means = group_means(cells)
+    assert means["same template"] == sum(i * 6 for i in range(5)) / 5
+    assert means["same prompt length"] == (1 + 2 + 5 + 7 + 10 + 11 + 19 + 23) / 8
+    others = [cells[a][b] for a in M.TEMPLATES for b in M.TEMPLATES if (a in short) != (b in short)]
+    assert means["other prompt length"] == sum(others) / len(others) and len(others) == 12
+
+
 def test_ptst_lists_its_experiments():
     assert set(BY_NAME) == {"feature", "grid"}

@@ -35,6 +35,7 @@ from sims.engine.cache import config_dict
 from sims.engine.chat.checkpoints import as_lm
 from sims.engine.chat.measure import TEMPERATURE, TOP_P, attack_success, compliance_rate, task_accuracy
 from sims.engine.chat.world import BENIGN, HARMFUL, NEW_TASK, prompts_and
+from sims.engine.chat.world import TEMPLATES as WORLD_TEMPLATES
 from sims.engine.lm.finetune import FinetuneConfig, finetune
 from sims.engine.progress import bar
 from sims.engine.torch_layer import single_thread
@@ -121,6 +122,29 @@ class GridSummary(Summary):
     asr_marked: dict[str, dict[str, float]]
     comply_marked: dict[str, dict[str, float]]
     initial_comply_marked: dict[str, float]
+
+
+CELL_GROUPS = ("same template", "same prompt length", "other prompt length")
+
+
+def cell_group(train: str, test: str) -> str:
+    """Which of CELL_GROUPS a (training, test) template pair falls in: the same template; two templates whose
+    scaffolds put the instruction at the same positions (the same length before it: the text templates and
+    chat:vanilla, or the two system-prompt templates); or templates that shift it (a tiny model with learnt
+    absolute positions sees the instruction at other positions)."""
+    if train == test:
+        return CELL_GROUPS[0]
+    same = len(WORLD_TEMPLATES[train][0]) == len(WORLD_TEMPLATES[test][0])
+    return CELL_GROUPS[1] if same else CELL_GROUPS[2]
+
+
+def group_means(cells: dict[str, dict[str, float]]) -> dict[str, float]:
+    """The mean of a grid's cells over each of CELL_GROUPS (NaN for a group with no cell)."""
+    out = {}
+    for g in CELL_GROUPS:
+        vals = [v for a, row in cells.items() for b, v in row.items() if cell_group(a, b) == g]
+        out[g] = float(np.mean(vals)) if vals else float("nan")
+    return out
 
 
 def training_set(world, cfg: GridConfig, template: str):
