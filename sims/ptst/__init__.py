@@ -11,7 +11,9 @@ safety system prompt, add it only at inference) keeps far more of it. Experiment
   the paper's own model;
 - grid: tiny chat models in the chat world with the paper's five templates (`sims.engine.chat`): the aligned model
   fine-tuned on a benign task under each template and tested under each (the Table 1 analogue), optionally with
-  safety examples mixed in.
+  safety examples mixed in; with `--models danger`, in the danger world, where harmful requests can be written in
+  the fine-tuning task's own format (the GSM-Danger analogue), with `--safety-marked true` safety examples in
+  that format.
 
 The paper's published numbers (from secondary sources) are data in `published.py`.
 """
