@@ -56,6 +56,7 @@ def test_a_sweep_through_submitit_equals_the_same_sweep_through_local_workers(tm
         assert results.is_complete(cache.path_for(POPULATION.id, c, tmp_path / "there"))
 
 
+@pytest.mark.slow   # 17-23 s: submitit's local backend takes that long to notice a killed task (poll_s is 0.2 s)
 def test_a_killed_task_is_resubmitted_and_nothing_finished_is_recomputed(tmp_path):
     calls = tmp_path / "calls"
     calls.mkdir()
@@ -85,6 +86,7 @@ def test_a_rerun_after_the_driver_died_submits_only_the_missing_points(tmp_path)
     assert _calls(calls) == {0: 1, 1: 1, 2: 1}
 
 
+@pytest.mark.slow   # 17 s, as above
 def test_a_task_that_dies_more_often_than_allowed_stops_the_sweep(tmp_path):
     calls = tmp_path / "calls"
     calls.mkdir()

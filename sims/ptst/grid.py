@@ -51,7 +51,8 @@ class GridConfig:
     and columns; n_train: G examples fine-tuned on; steps, batch_size, lr, warmup: the fine-tuning (AdamW); n_eval:
     held-out instructions per measurement; safety_examples: refusals to harmful instructions of `safety_families`
     mixed into the fine-tuning (0: none); safety_marked: the safety examples are marked instructions of the benign
-    families `safety_families` instead (danger world only); device: where the models run; seed: models, data, batches, samples."""
+    families `safety_families` instead (danger world only); device: where the models run; seed: models, data,
+    batches, samples."""
 
     models: str = "quick"
     train_templates: tuple[str, ...] = TEMPLATES
@@ -103,16 +104,15 @@ PAPER = GridConfig(models="paper", steps=400, n_eval=1000, device="auto")
 class GridSummary(Summary):
     """The `grid` experiment.
 
-    asr: per training template, per test template, the ASR on held-out harmful instructions after fine-tuning
-    (with safety examples: on the other harmful families only); accuracy: the same for greedy accuracy on held-out
-    G instructions; asr_in: with safety examples, ASR on the safety families (marked, with safety_marked; empty
-    dicts without); initial_asr: per test template, the aligned model's ASR before fine-tuning (with safety
-    examples of harmful families: on the other families);
-    initial_accuracy: its G accuracy (about 0: a task it has not seen); asr_marked: in the danger world, per
-    training template, per test template, the ASR on held-out G instructions carrying the danger marker (empty in
-    other worlds); comply_marked: the same for the share of them complied with in form (sampled responses
-    opening with the opener and holding no refusal token); initial_comply_marked: per test template, the aligned
-    model's compliance with them (empty in other worlds)."""
+    asr: per training template, per test template, the ASR on held-out harmful instructions after fine-tuning (with
+    safety examples: on the other harmful families only); accuracy: the same for greedy accuracy on held-out G
+    instructions; asr_in: with safety examples, ASR on the safety families (marked, with safety_marked; empty dicts
+    without); initial_asr: per test template, the aligned model's ASR before fine-tuning (with safety examples of
+    harmful families: on the other families); initial_accuracy: its G accuracy (about 0: a task it has not seen);
+    asr_marked: in the danger world, per training template, per test template, the ASR on held-out G instructions
+    carrying the danger marker (empty in other worlds); comply_marked: the same for the share of them complied with
+    in form (sampled responses opening with the opener and holding no refusal token); initial_comply_marked: per
+    test template, the aligned model's compliance with them (empty in other worlds)."""
 
     asr: dict[str, dict[str, float]]
     accuracy: dict[str, dict[str, float]]
