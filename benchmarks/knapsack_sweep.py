@@ -1,0 +1,140 @@
+"""One knapsack quick sweep timed from an empty cache, and where a training step's time goes (issue 17).
+
+Part 1 (`--profile-steps`, default 200): for each model size of the quick preset, milliseconds per training step
+of the sweep's own loop, split into its parts with one torch thread: drawing the mixed batch (numpy), the forward
+pass with the loss, the backward pass, and the AdamW step as `sims.knapsack.train` runs it (torch's default
+implementation), next to the same step with `fused=True` (not used by the sweep: a candidate saving, timed here so
+that it is measured before anyone changes the sweep).
+
+Part 2 (`--webs`, default power and linear): `TRAIN.cached` on the quick preset of one seed with an empty temporary
+cache, once for the power-law web and once for its linear-web control (`linear_web`), over `--workers` processes
+(default 2, the preset's), each process on one torch thread. Prints the wall time of each sweep and its critical
+ratios, so that a faster sweep can be checked for the same answer.
+
+    python benchmarks/knapsack_sweep.py                          # both parts, seed 0 (about 6-7 minutes on 2 cores)
+    python benchmarks/knapsack_sweep.py --webs none --profile-steps 500
+    python benchmarks/knapsack_sweep.py --webs power --seed 3 --out sweep.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+WEBS = ("power", "linear")
+
+
+def parse(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seed", type=int, default=0, help="the sweep's seed")
+    ap.add_argument("--webs", default="power,linear", help="comma-separated webs to sweep (power, linear) or none")
+    ap.add_argument("--workers", type=int, default=2, help="processes that train a sweep's runs")
+    ap.add_argument("--profile-steps", type=int, default=200, help="timed steps per size in part 1 (0: skip it)")
+    ap.add_argument("--out", default=None, help="also write the numbers as JSON here")
+    args = ap.parse_args(argv)
+    webs = [] if args.webs == "none" else args.webs.split(",")
+    if any(w not in WEBS for w in webs):
+        ap.error(f"--webs must be a comma-separated list of {', '.join(WEBS)}, or none; got {args.webs!r}.")
+    if args.workers < 1 or args.profile_steps < 0 or args.seed < 0:
+        ap.error("--workers must be positive, --profile-steps and --seed non-negative.")
+    args.webs = webs
+    return args
+
+
+def profile_sizes(steps: int, seed: int) -> list[dict]:
+    """Milliseconds per step of each part of the quick sweep's training step, per size."""
+    import torch
+
+    from sims.engine.seeding import rng
+    from sims.engine.torch_layer import single_thread
+    from sims.knapsack.data import mixed_batch
+    from sims.knapsack.train import QUICK, build_model, world_of
+
+    single_thread()
+    cfg = QUICK
+    world = world_of(cfg)
+    ratio = cfg.ratios[len(cfg.ratios) // 2]
+    rows = []
+    for d in cfg.sizes:
+        model = build_model(world, d, cfg.n_layers, cfg.n_heads, seed, f"bench-d{d}")
+        optimizers = {
+            "adamw": torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=cfg.weight_decay),
+            "adamw_fused": torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98),
+                                             weight_decay=cfg.weight_decay, fused=True),
+        }
+        data = rng(seed, "bench-knapsack", str(d))
+        parts = {"batch": 0.0, "forward": 0.0, "backward": 0.0, "adamw": 0.0, "adamw_fused": 0.0}
+        for step in range(steps + 5):           # the first 5 steps warm up and are not counted
+            count = step >= 5
+            t0 = time.perf_counter()
+            toks, mask = mixed_batch(world, ratio, cfg.batch, data)
+            x, m = torch.as_tensor(toks), torch.as_tensor(mask)
+            t1 = time.perf_counter()
+            loss = torch.nn.functional.cross_entropy(model(x, m), torch.roll(x, -1, dims=1)[m])
+            t2 = time.perf_counter()
+            model.zero_grad(set_to_none=True)
+            loss.backward()
+            t3 = time.perf_counter()
+            name = "adamw" if step % 2 == 0 else "adamw_fused"      # interleaved, one step each
+            optimizers[name].step()
+            t4 = time.perf_counter()
+            if count:
+                parts["batch"] += t1 - t0
+                parts["forward"] += t2 - t1
+                parts["backward"] += t3 - t2
+                parts[name] += t4 - t3
+        row = {"d_model": d, "steps": steps}
+        for k, v in parts.items():
+            n = steps if k in ("batch", "forward", "backward") else max(1, steps // 2)
+            row[f"{k}_ms"] = 1e3 * v / n
+        row["step_ms"] = row["batch_ms"] + row["forward_ms"] + row["backward_ms"] + row["adamw_ms"]
+        rows.append(row)
+    return rows
+
+
+def time_sweeps(webs: list[str], seed: int, workers: int) -> list[dict]:
+    """Wall time of the quick sweep of each web from an empty cache, and its critical ratios."""
+    from dataclasses import replace
+
+    from sims.knapsack.train import TRAIN, linear_web
+
+    rows = []
+    for web in webs:
+        cfg = replace(TRAIN.config("quick", seed=seed), workers=workers)
+        cfg = linear_web(cfg) if web == "linear" else cfg
+        with tempfile.TemporaryDirectory(prefix="knapsack-bench-") as root:
+            start = time.perf_counter()
+            res = TRAIN.cached(cfg, root=Path(root))
+            wall = time.perf_counter() - start
+        rows.append({"web": web, "seed": seed, "workers": workers, "runs": len(cfg.sizes) * len(cfg.ratios),
+                     "wall_s": wall, "r_thres": [s.r_thres for s in res.summary.sizes],
+                     "slope_odds": res.summary.slope_odds.slope})
+    return rows
+
+
+def main(argv=None) -> dict:
+    args = parse(argv)
+    out: dict = {"profile": [], "sweeps": []}
+    if args.profile_steps:
+        out["profile"] = profile_sizes(args.profile_steps, args.seed)
+        print("ms per training step, one thread (quick preset, batch 512 x 10 tokens, middle ratio):")
+        print(f"{'d_model':>8} {'batch':>7} {'forward':>8} {'backward':>9} {'AdamW':>7} {'step':>7} "
+              f"{'fused AdamW':>12}")
+        for r in out["profile"]:
+            print(f"{r['d_model']:>8} {r['batch_ms']:7.2f} {r['forward_ms']:8.2f} {r['backward_ms']:9.2f} "
+                  f"{r['adamw_ms']:7.2f} {r['step_ms']:7.2f} {r['adamw_fused_ms']:12.2f}")
+    if args.webs:
+        out["sweeps"] = time_sweeps(args.webs, args.seed, args.workers)
+        for r in out["sweeps"]:
+            ratios = ", ".join(f"{x:.3g}" for x in r["r_thres"])
+            print(f"{r['web']} web, seed {r['seed']}: {r['runs']} runs over {r['workers']} processes from an empty "
+                  f"cache in {r['wall_s']:.1f} s; critical ratios {ratios}; odds slope {r['slope_odds']:.3f}")
+    if args.out:
+        Path(args.out).write_text(json.dumps(out, indent=2))
+    return out
+
+
+if __name__ == "__main__":
+    main()
