@@ -39,6 +39,8 @@ def parse(argv=None) -> argparse.Namespace:
         ap.error(f"--webs must be a comma-separated list of {', '.join(WEBS)}, or none; got {args.webs!r}.")
     if args.workers < 1 or args.profile_steps < 0 or args.seed < 0:
         ap.error("--workers must be positive, --profile-steps and --seed non-negative.")
+    if args.out and not Path(args.out).resolve().parent.is_dir():
+        ap.error(f"--out must be a file in an existing folder; got {args.out!r}.")
     args.webs = webs
     return args
 
