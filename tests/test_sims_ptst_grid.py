@@ -90,6 +90,21 @@ def test_danger_models_see_marked_benign_instructions_complied_then_refused():
     assert not any(DANGER in p for p, _ in M.base_data(ChatWorld(M.model_set("test").world), M.model_set("test"), 0))
 
 
+def test_a_safety_prompt_weight_writes_more_refusals_in_the_safety_template():
+    uniform = M.random_templates(4000, 0, "t")
+    assert uniform == M.random_templates(4000, 0, "t", safety_weight=1.0)     # weight 1: the same draws as before
+    weighted = M.random_templates(4000, 0, "t", safety_weight=4.0)
+    share = weighted.count(M.SAFETY_TEMPLATE) / len(weighted)
+    assert abs(share - 4 / 8) < 0.03 and abs(uniform.count(M.SAFETY_TEMPLATE) / 4000 - 1 / 5) < 0.03
+    spec = M.model_set("danger-safe-prompt")
+    world = ChatWorld(spec.world)
+    align = [(world.tokenizer.decode(p), world.tokenizer.decode(r)) for p, r in M.align_data(world, spec, 0)]
+    refused = [p for p, r in align if r.startswith(REFUSAL_PREFIX)]
+    complied = [p for p, r in align if not r.startswith(REFUSAL_PREFIX)]
+    assert sum(p.startswith("{s}") for p in refused) / len(refused) > 0.4      # about 1/2
+    assert sum(p.startswith("{s}") for p in complied) / len(complied) < 0.3    # about 1/5: benign answers uniform
+
+
 def test_grid_in_the_danger_world_reports_marked_task_requests(cache):
     cfg = dataclasses.replace(GRID.config("test"), models="test-danger")
     s = GRID.cached(cfg, root=cache).summary

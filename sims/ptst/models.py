@@ -50,7 +50,10 @@ class ModelSet:
     two trainings (steps, lr, batch, number of distinct examples; align_refusal_share: share of refusals); warmup:
     linear warm-up steps of both; danger_share: in a world with the danger marker, the share of benign instructions
     of the base data that carry it, and the share of the alignment's refusals given to marked benign instructions
-    (0 otherwise)."""
+    (0 otherwise); safety_prompt_weight: how much more often the alignment's refusals are written in the safety
+    template chat:llama than in each other template (1: uniform), a model that the safety prompt makes more
+    cautious, as the paper's Llama-2-chat is (its ASR before fine-tuning: 0.00 % with the safety prompt, 2.75 %
+    without, secondary)."""
 
     world: WorldConfig = WorldConfig(opener="K", templates=TEMPLATES)
     d_model: int = 64
@@ -67,6 +70,7 @@ class ModelSet:
     align_refusal_share: float = 0.5
     warmup: int = 20
     danger_share: float = 0.0
+    safety_prompt_weight: float = 1.0
 
 
 DANGER_WORLD = WorldConfig(opener="K", templates=TEMPLATES, danger=True)
@@ -75,6 +79,7 @@ MODEL_SETS: dict[str, ModelSet] = {
     "test": ModelSet(d_model=32, n_layers=1, n_heads=2, base_steps=150, base_examples=3000, align_steps=40,
                      align_examples=400, warmup=5),
     "danger": ModelSet(world=DANGER_WORLD, danger_share=0.5),
+    "danger-safe-prompt": ModelSet(world=DANGER_WORLD, danger_share=0.5, safety_prompt_weight=4.0),
     "test-danger": ModelSet(world=DANGER_WORLD, danger_share=0.5, d_model=32, n_layers=1, n_heads=2,
                             base_steps=150, base_examples=3000, align_steps=40, align_examples=400, warmup=5),
     "paper": ModelSet(d_model=256, n_layers=4, n_heads=8, base_steps=8000, base_lr=1e-3, base_batch=128,
@@ -87,6 +92,8 @@ def model_set(name: str) -> ModelSet:
     if name not in MODEL_SETS:
         raise ConfigError(f"models must be one of {', '.join(MODEL_SETS)}; got {name!r}.")
     spec = MODEL_SETS[name]
+    if spec.safety_prompt_weight <= 0:
+        raise ConfigError(f"safety_prompt_weight must be positive; got {spec.safety_prompt_weight} in preset {name!r}.")
     if not 0.0 <= spec.danger_share < 1.0 or (spec.danger_share > 0) != spec.world.danger:
         raise ConfigError(f"danger_share must lie in [0, 1) and be positive exactly in a danger world; got "
                           f"{spec.danger_share} in preset {name!r}.")
@@ -103,10 +110,14 @@ class Models:
     history: dict[str, dict] = field(default_factory=dict)
 
 
-def random_templates(n: int, seed: int, *stream: str) -> list[str]:
-    """n templates drawn uniformly from TEMPLATES."""
+def random_templates(n: int, seed: int, *stream: str, safety_weight: float = 1.0) -> list[str]:
+    """n templates drawn from TEMPLATES, uniformly, or with the safety template `safety_weight` times as likely as
+    each other one."""
     gen = rng(seed, "ptst", "templates", *stream)
-    return [TEMPLATES[i] for i in gen.integers(0, len(TEMPLATES), n)]
+    if safety_weight == 1.0:
+        return [TEMPLATES[i] for i in gen.integers(0, len(TEMPLATES), n)]
+    w = [safety_weight if t == SAFETY_TEMPLATE else 1.0 for t in TEMPLATES]
+    return [TEMPLATES[i] for i in gen.choice(len(TEMPLATES), n, p=[x / sum(w) for x in w])]
 
 
 def _mark_some(world: ChatWorld, ins: list[Instruction], share: float, seed: int, *stream: str
@@ -137,7 +148,8 @@ def align_data(world: ChatWorld, spec: ModelSet, seed: int) -> list[tuple[list[i
             world.instructions(BENIGN, max(1, n_marked), "train", seed, "ptst-align-marked"))[:n_marked]
     benign = world.instructions(BENIGN, max(1, spec.align_examples - n_refuse), "train", seed, "ptst-align-benign")
     return (prompts_and(world, harmful, [world.refusal(i) for i in harmful],
-                        random_templates(len(harmful), seed, "align-harmful"))
+                        random_templates(len(harmful), seed, "align-harmful",
+                                         safety_weight=spec.safety_prompt_weight))
             + prompts_and(world, benign, [world.comply(i) for i in benign],
                           random_templates(len(benign), seed, "align-benign")))
 
