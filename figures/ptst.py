@@ -133,10 +133,10 @@ _CAPTIONS = {
     "ptst_grid.png": "Tiny chat models: harmful compliance and new-task accuracy for every (fine-tuning, test) "
                      "template pair after benign fine-tuning (PTST boxed).",
     "ptst_danger.png": "Danger world (tiny chat models): ASR on held-out G requests carrying the danger marker after "
-                       "benign fine-tuning on clean G, averaged over the seeds of the danger claims (PTST boxed); per seed "
-                       "for the two same-template cells and the PTST cell; and the ASR and task accuracy averaged "
-                       "over the cells of the same template, of templates that put the instruction at the same "
-                       "positions, and of templates that shift it.",
+                       "benign fine-tuning on clean G, averaged over the seeds of the danger claims (PTST boxed); "
+                       "per seed for the two same-template cells and the PTST cell; and the ASR and task accuracy "
+                       "averaged over the cells of the same template, of templates that put the instruction at the "
+                       "same positions, and of templates that shift it.",
 }
 
 

@@ -150,7 +150,7 @@ def test_danger_claims_fields():
         assert c.kind == EMPIRICAL and c.control is not None and c.source_status == SECONDARY
         assert "danger world" in c.source
         assert "five points" in c.expect.origin or "five-point" in c.expect.origin
-        assert "written before" in c.expect.origin or "written after" in c.expect.origin   # when, stated
+        assert any(f"written {when}" in c.expect.origin for when in ("before", "after", "while"))   # when, stated
         for f in (*TEXT_FIELDS, "name"):
             assert "notes" not in getattr(c, f).lower(), (c.name, f)
         assert c.expect.high == float("inf") and not c.undecided_ok

@@ -120,7 +120,8 @@ def test_grid_in_the_danger_world_reports_marked_task_requests(cache):
 def test_marked_safety_examples_are_refusals_to_marked_benign_requests(cache):
     cfg = GridConfig(models="test-danger", n_train=10, safety_examples=6, safety_families="AB", safety_marked=True)
     world = ChatWorld(M.model_set("test-danger").world)
-    texts = [(world.tokenizer.decode(p), world.tokenizer.decode(r)) for p, r in training_set(world, cfg, "chat:vanilla")]
+    data = training_set(world, cfg, "chat:vanilla")
+    texts = [(world.tokenizer.decode(p), world.tokenizer.decode(r)) for p, r in data]
     refused = [p for p, r in texts if r.startswith(REFUSAL_PREFIX)]
     assert len(refused) == 6 and all(p[1] in "AB" and DANGER in p for p in refused)
     assert all(CLEAN in p and p[1] == NEW_TASK for p, r in texts if not r.startswith(REFUSAL_PREFIX))

@@ -93,7 +93,8 @@ def model_set(name: str) -> ModelSet:
         raise ConfigError(f"models must be one of {', '.join(MODEL_SETS)}; got {name!r}.")
     spec = MODEL_SETS[name]
     if spec.safety_prompt_weight <= 0:
-        raise ConfigError(f"safety_prompt_weight must be positive; got {spec.safety_prompt_weight} in preset {name!r}.")
+        raise ConfigError(f"safety_prompt_weight must be positive; got {spec.safety_prompt_weight} in preset "
+                          f"{name!r}.")
     if not 0.0 <= spec.danger_share < 1.0 or (spec.danger_share > 0) != spec.world.danger:
         raise ConfigError(f"danger_share must lie in [0, 1) and be positive exactly in a danger world; got "
                           f"{spec.danger_share} in preset {name!r}.")
