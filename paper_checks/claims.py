@@ -99,13 +99,16 @@ class Context:
 
     def for_claim(self, claim: "Claim") -> "Context":
         """This context with enough seeds for `claim`: the default seeds (repeats dropped) followed by the
-        smallest non-negative integers not among them, claim.seeds in all; unchanged when the user chose the
-        seeds or there are enough."""
+        smallest non-negative integers not among them, claim.seeds in all (unchanged when the user chose the
+        seeds or there are enough); then every seed shifted by claim.seed_offset, the user's too."""
         base = tuple(dict.fromkeys(self.seeds))
-        if self.seeds_chosen or len(base) >= claim.seeds:
-            return self
-        extra = [s for s in range(len(base) + claim.seeds) if s not in base]
-        return replace(self, seeds=base + tuple(extra[:claim.seeds - len(base)]))
+        ctx = self
+        if not self.seeds_chosen and len(base) < claim.seeds:
+            extra = [s for s in range(len(base) + claim.seeds) if s not in base]
+            ctx = replace(self, seeds=base + tuple(extra[:claim.seeds - len(base)]))
+        if claim.seed_offset:
+            ctx = replace(ctx, seeds=tuple(s + claim.seed_offset for s in ctx.seeds))
+        return ctx
 
 
 Measure = Callable[[Context], Sequence[float]]
@@ -123,7 +126,8 @@ class Claim:
     setting in words; paper_value: a number the paper publishes for this quantity, cited, when it has one;
     seeds: how many seeds the claim and its control are measured over by default when that is more than the
     context's (a statistic so noisy per seed that the default three give an interval too wide to decide it), 0
-    for the context's own; source_status: READ, SECONDARY, NOT_READ or OURS (how far `source` and `statement`
+    for the context's own; seed_offset: added to every seed the claim is measured on, for a claim whose setting
+    was chosen while reading seeds 0, 1, ... and is confirmed on seeds no choice has seen; source_status: READ, SECONDARY, NOT_READ or OURS (how far `source` and `statement`
     were checked against the paper's text); kind: EMPIRICAL (measured by our runs), PUBLISHED (a relation
     checked on the paper's own published numbers, listed apart) or CONSISTENCY (a deterministic check of one
     solver against another, listed apart); undecided_ok: why a control whose interval straddles the band is
@@ -141,6 +145,7 @@ class Claim:
     control_setting: str
     paper_value: str = ""
     seeds: int = 0
+    seed_offset: int = 0
     source_status: str = ""
     kind: str = EMPIRICAL
     undecided_ok: str = ""
@@ -154,6 +159,8 @@ class Claim:
             raise ValueError(f"{where}: kind must be one of {', '.join(map(repr, KINDS))}, got {self.kind!r}.")
         if not self.expect.origin.strip():
             raise ValueError(f"{where}: the expected band needs its origin (Expect(..., origin=...)).")
+        if self.seed_offset < 0:
+            raise ValueError(f"{where}: seed_offset must be >= 0, got {self.seed_offset}.")
         if self.kind != CONSISTENCY and self.control is None:
             raise ValueError(f"{where}: a claim of kind {self.kind!r} needs a negative control.")
 
