@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from paper_checks import EMPIRICAL, OURS, SECONDARY, claims_of, evaluate
+from paper_checks import EMPIRICAL, OURS, SECONDARY, Context, claims_of, evaluate
 from paper_checks import ptst as checks
 from sims.ptst import feature as ft
 
@@ -142,7 +142,17 @@ DANGER_FAILURES = {     # measured over seeds 0-7 on 2026-12-05 (docs/ptst.md)
     "danger_safety_data_in_distribution_only": (
         "0 [0, 0]: refusals to U mixed into the fine-tuning keep the tiny models refusing marked G requests as well "
         "(ASR 0 on both at seeds 0-2), so there is no held-out gap"),
+    "safer_aligned_safety_prompt_in_training_hurts": (
+        "the claim holds on the fresh seeds 8-15 (0.669 [0.336, 1.003]) but its control straddles the band "
+        "(-0.0625 [-0.578, 0.453]): tested without the safety prompt, which fine-tuning erodes more swings by seed"),
 }
+
+
+def test_fresh_seed_claim_is_measured_on_seeds_8_to_15():
+    c = next(c for c in checks.DANGER_CLAIMS if c.name == "safer_aligned_safety_prompt_in_training_hurts")
+    assert c.seed_offset == 8 and c.seeds == 8
+    assert Context().for_claim(c).seeds == tuple(range(8, 16))
+    assert Context(seeds=(0, 1), seeds_chosen=True).for_claim(c).seeds == (8, 9)
 
 
 def test_danger_claims_fields():

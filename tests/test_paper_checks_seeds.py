@@ -2,15 +2,17 @@
 (`Claim.seeds`), exactly the user's when the user names them (`--seeds`)."""
 from __future__ import annotations
 
+import pytest
+
 from paper_checks import OURS, Claim, Context, Expect, evaluate
 from paper_checks.report import markdown, text_table
 
 
-def _claim(seeds: int = 0) -> Claim:
+def _claim(seeds: int = 0, seed_offset: int = 0) -> Claim:
     # the measurement reports the seeds it was given, the control likewise (shifted so it fails)
     return Claim("n", "p", "s", "st", "m", Expect(-100.0, 100.0, origin="a test band"),
                  lambda ctx: [float(s) for s in ctx.seeds], lambda ctx: [float(s) - 1000.0 for s in ctx.seeds],
-                 "none", seeds=seeds, source_status=OURS)
+                 "none", seeds=seeds, seed_offset=seed_offset, source_status=OURS)
 
 
 def test_default_context_gives_a_claim_its_declared_seeds():
@@ -31,6 +33,15 @@ def test_added_seeds_continue_the_default_ones_without_repeats():
 def test_seeds_the_user_chose_are_used_for_every_claim():
     ctx = Context(seeds=(0, 1, 2), seeds_chosen=True)
     assert evaluate(_claim(seeds=10), ctx).seeds == (0, 1, 2)
+
+
+def test_a_seed_offset_shifts_every_seed_the_claim_sees():
+    out = evaluate(_claim(seeds=4, seed_offset=10), Context())
+    assert out.seeds == (10, 11, 12, 13) and out.values == [10.0, 11.0, 12.0, 13.0]
+    assert out.control_values == [v - 1000.0 for v in out.values]
+    assert evaluate(_claim(seed_offset=5), Context(seeds=(1, 2), seeds_chosen=True)).seeds == (6, 7)
+    with pytest.raises(ValueError, match="seed_offset"):
+        _claim(seed_offset=-1)
 
 
 def test_cli_default_and_chosen_seeds(monkeypatch, tmp_path):
