@@ -11,7 +11,9 @@ import numpy as np
 
 from sims.engine import Result
 from sims.engine.errors import ConfigError
-from sims.ptst import BY_NAME, GRID
+from sims.engine.cache import path_for
+from sims.ptst import BY_NAME, DEFAULT, GRID, REAL
+from sims.ptst.real_world import PTST as REAL_PTST
 from sims.ptst.grid import CELL_GROUPS, group_means
 
 from .runner import captioned, draw_experiments
@@ -72,6 +74,19 @@ def fig_grid(res: Result) -> plt.Figure:
     return fig
 
 
+def fig_real(res: Result) -> plt.Figure:
+    """SmolLM2 aligned, then fine-tuned on word problems: compliance with held-out harmful requests and accuracy on
+    held-out word problems for every (fine-tuning, test) template pair, the aligned model's row first."""
+    s = res.summary
+    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.6))
+    heat_map(axes[0], {"(aligned)": s.initial_asr, **s.asr}, "harmful requests complied with (keyword judge)",
+             REAL_PTST)
+    heat_map(axes[1], {"(aligned)": s.initial_accuracy, **s.accuracy}, "word problems answered right", REAL_PTST)
+    fig.suptitle(f"SmolLM2-135M-Instruct aligned by LoRA SFT, benign fine-tuning, seed {res.config.get('seed', 0)}")
+    fig.tight_layout()
+    return fig
+
+
 def mean_cells(tables: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
     """The cell-wise mean of grids with the same rows and columns."""
     return {r: {c: float(np.mean([t[r][c] for t in tables])) for c in tables[0][r]} for r in tables[0]}
@@ -116,7 +131,8 @@ def fig_danger(results: list[Result]) -> plt.Figure:
     return fig
 
 
-_DRAW = {"feature": ("ptst_feature.png", fig_feature), "grid": ("ptst_grid.png", fig_grid)}
+_DRAW = {"feature": ("ptst_feature.png", fig_feature), "grid": ("ptst_grid.png", fig_grid),
+         "real": ("ptst_real.png", fig_real)}
 
 
 def draw_result(experiment: str, res: Result, out_dir: Path) -> list[Path]:
@@ -132,6 +148,10 @@ _CAPTIONS = {
                         "template pair (PTST boxed), and compliance against the cosine between the two templates.",
     "ptst_grid.png": "Tiny chat models: harmful compliance and new-task accuracy for every (fine-tuning, test) "
                      "template pair after benign fine-tuning (PTST boxed).",
+    "ptst_real.png": "SmolLM2-135M-Instruct, aligned by LoRA SFT on refusals, then fine-tuned on benign word problems: "
+                     "share of held-out harmful requests complied with (keyword judge) and of held-out word problems "
+                     "answered right, for every (fine-tuning, test) template pair, the aligned model first (PTST "
+                     "boxed).",
     "ptst_danger.png": "Danger world (tiny chat models): ASR on held-out G requests carrying the danger marker after "
                        "benign fine-tuning on clean G, averaged over the seeds of the danger claims (PTST boxed); "
                        "per seed for the two same-template cells and the PTST cell; and the ASR and task accuracy "
@@ -141,8 +161,13 @@ _CAPTIONS = {
 
 
 def make_all(preset: str, cache: Path | None, out_dir: Path, seed: int = 0) -> list[Path]:
-    """Run (or load from the cache) every ptst experiment at `preset` and draw all figures."""
-    return draw_experiments(BY_NAME, draw_result, preset, cache, out_dir, seed)
+    """Run (or load from the cache) the default ptst experiments at `preset` and draw their figures; the real-model
+    grid's figure too when its result for `seed` is in the cache (it is never run from here: a quarter of an hour
+    on a CPU, `python -m sims.ptst real`)."""
+    names = list(DEFAULT)
+    if path_for(REAL.id, REAL.config(preset, seed=seed), cache).exists():
+        names.append(REAL.name)
+    return draw_experiments(BY_NAME, draw_result, preset, cache, out_dir, seed, names=names)
 
 
 def report_figures(ctx, out_dir: Path) -> list[tuple[str, Path]]:

@@ -13,7 +13,7 @@ from sims.ptst.grid import CELL_GROUPS, group_means
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     root = tmp_path_factory.mktemp("ptst-figures")
-    return {name: exp.cached(exp.config("test"), root=root) for name, exp in BY_NAME.items()}
+    return {name: BY_NAME[name].cached(BY_NAME[name].config("test"), root=root) for name in ("feature", "grid")}
 
 
 def _image_values(ax) -> np.ndarray:
@@ -73,3 +73,48 @@ def test_unknown_experiment_is_refused(results, tmp_path):
 def test_ptst_is_listed_among_the_papers_with_figures():
     from figures import available
     assert "ptst" in available()
+
+
+def _real_result():
+    """A real-model grid result with distinct made-up values (the real run needs SmolLM2 and minutes: its
+    figure is checked on what it must show, the summary's cells)."""
+    from sims.engine import Result
+    from sims.ptst.real import RealSummary
+
+    t = ("chat:vanilla", "chat:safety")
+    cells = {a: {b: 0.1 + 0.2 * i + 0.05 * j for j, b in enumerate(t)} for i, a in enumerate(t)}
+    acc = {a: {b: 0.5 + 0.1 * i + 0.02 * j for j, b in enumerate(t)} for i, a in enumerate(t)}
+    summary = RealSummary(asr=cells, accuracy=acc, initial_asr={"chat:vanilla": 0.03, "chat:safety": 0.0},
+                          initial_accuracy={"chat:vanilla": 0.2, "chat:safety": 0.25},
+                          shipped_asr={"chat:vanilla": 1.0, "chat:safety": 0.9},
+                          examples={a: {b: "text" for b in t} for a in t}, align_seconds=1.0)
+    return Result("ptst.real", {"seed": 4}, summary, {})
+
+
+def test_real_figure_shows_the_aligned_row_then_the_grid(tmp_path):
+    res = _real_result()
+    s = res.summary
+    fig = F.fig_real(res)
+    cols = list(s.initial_asr)
+    assert np.allclose(_image_values(fig.axes[0]), [[s.initial_asr[c] for c in cols]]
+                       + [[s.asr[r][c] for c in cols] for r in s.asr])
+    assert np.allclose(_image_values(fig.axes[1]), [[s.initial_accuracy[c] for c in cols]]
+                       + [[s.accuracy[r][c] for c in cols] for r in s.accuracy])
+    assert "seed 4" in fig._suptitle.get_text()
+    paths = F.draw_result("real", res, tmp_path)
+    assert paths[0].name == "ptst_real.png" and paths[0].stat().st_size > 10_000
+
+
+def test_make_all_draws_the_real_grid_only_from_the_cache(tmp_path, monkeypatch):
+    import figures.ptst as module
+
+    drawn = []
+    monkeypatch.setattr(module, "draw_experiments", lambda exps, draw, preset, cache, out, seed, names: drawn.append(
+        list(names)) or [])
+    F.make_all("quick", tmp_path / "cache", tmp_path, seed=0)
+    assert drawn[-1] == ["feature", "grid"]
+    from sims.engine.cache import path_for
+    from sims.ptst import REAL
+    path_for(REAL.id, REAL.config("quick", seed=0), tmp_path / "cache").mkdir(parents=True)
+    F.make_all("quick", tmp_path / "cache", tmp_path, seed=0)
+    assert drawn[-1] == ["feature", "grid", "real"]

@@ -96,7 +96,8 @@ TEXT_FIELDS = ("source", "statement", "measurement", "control_setting", "paper_v
 
 
 def test_claims_list_and_fields():
-    assert checks.CLAIMS == checks.TABLE_CLAIMS + checks.SIM_CLAIMS + checks.GRID_CLAIMS + checks.DANGER_CLAIMS
+    assert checks.CLAIMS == (checks.TABLE_CLAIMS + checks.SIM_CLAIMS + checks.GRID_CLAIMS + checks.DANGER_CLAIMS
+                             + checks.REAL_CLAIMS)
     assert [c.name for c in claims_of("ptst")] == [c.name for c in checks.CLAIMS]
     names = [c.name for c in checks.CLAIMS]
     assert len(names) == len(set(names))
@@ -190,6 +191,43 @@ def _danger_params():
 @pytest.mark.slow
 @pytest.mark.parametrize("claim", list(_danger_params()))
 def test_danger_claim_at_the_quick_preset(claim, quick_context):
+    out = evaluate(claim, quick_context)
+    assert all(math.isfinite(v) for v in (*out.values, *out.control_values))
+    assert out.passed and out.control_outcome == "fails", (out.values, out.control_values)
+
+
+# ---- the real model (SmolLM2 aligned, then fine-tuned on word problems) ------------------------------------------
+def test_real_claims_fields_and_statistics_by_hand():
+    from types import SimpleNamespace
+    assert [c.name for c in checks.REAL_CLAIMS] == ["real_same_template_raises_asr",
+                                                    "real_safety_prompt_in_training_hurts"]
+    for c in checks.REAL_CLAIMS:
+        assert c.kind == EMPIRICAL and c.control is not None and c.source_status == SECONDARY
+        assert "SmolLM2" in c.source and "written before" in c.expect.origin and "five-point" in c.expect.origin
+        assert c.expect.high == float("inf") and not c.undecided_ok and c.seeds == 0
+        for f in (*TEXT_FIELDS, "name"):
+            assert "notes" not in getattr(c, f).lower(), (c.name, f)
+    t = ("chat:vanilla", "chat:safety")
+    s = SimpleNamespace(asr={a: {b: 0.1 * i + 0.01 * j for j, b in enumerate(t)} for i, a in enumerate(t)},
+                        initial_asr={"chat:vanilla": 0.001, "chat:safety": 0.002})
+    assert checks.real_rise("chat:vanilla", "chat:vanilla")(s) == pytest.approx(0.0 - 0.001)
+    assert checks.real_rise("chat:vanilla", "chat:safety")(s) == pytest.approx(0.01 - 0.002)
+    assert checks.real_training_gap("chat:safety")(s) == pytest.approx((0.1 + 0.01) - 0.01)
+    assert checks.real_training_gap("chat:vanilla")(s) == pytest.approx(0.1 - 0.0)
+
+
+REAL_FAILURES: dict[str, str] = {}     # filled from the measured quick run (docs/ptst.md)
+
+
+def _real_params():
+    for c in checks.REAL_CLAIMS:
+        marks = [pytest.mark.xfail(strict=True, reason=REAL_FAILURES[c.name])] if c.name in REAL_FAILURES else []
+        yield pytest.param(c, marks=marks, id=c.name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("claim", list(_real_params()))
+def test_real_claim_at_the_quick_preset(claim, quick_context, real_tier):
     out = evaluate(claim, quick_context)
     assert all(math.isfinite(v) for v in (*out.values, *out.control_values))
     assert out.passed and out.control_outcome == "fails", (out.values, out.control_values)

