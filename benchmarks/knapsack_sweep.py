@@ -2,18 +2,19 @@
 
 Part 1 (`--profile-steps`, default 200): for each model size of the quick preset, milliseconds per training step
 of the sweep's own loop, split into its parts with one torch thread: drawing the mixed batch (numpy), the forward
-pass with the loss, the backward pass, and the AdamW step as `sims.knapsack.train` runs it (torch's default
-implementation), next to the same step with `fused=True` (not used by the sweep: a candidate saving, timed here so
-that it is measured before anyone changes the sweep).
+pass with the loss, the backward pass, and the AdamW step as `sims.knapsack.train` runs it (`fused=True`, since
+issue 17), next to the same step with torch's default implementation (what the sweep ran before).
 
 Part 2 (`--webs`, default power and linear): `TRAIN.cached` on the quick preset of one seed with an empty temporary
-cache, once for the power-law web and once for its linear-web control (`linear_web`), over `--workers` processes
-(default 2, the preset's), each process on one torch thread. Prints the wall time of each sweep and its critical
-ratios, so that a faster sweep can be checked for the same answer.
+cache, once for the power-law web and once for its linear-web control (`linear_web`), for each run design of
+`--designs` (default bisect, the preset's; grid: every ratio of every size, as before issue 17), over `--workers`
+processes (default 2, the preset's), each process on one torch thread. Prints the wall time of each sweep, the runs
+it trained and its critical ratios, so that a faster sweep can be checked for the same answer.
 
     python benchmarks/knapsack_sweep.py                          # both parts, seed 0 (about 6-7 minutes on 2 cores)
     python benchmarks/knapsack_sweep.py --webs none --profile-steps 500
     python benchmarks/knapsack_sweep.py --webs power --seed 3 --out sweep.json
+    python benchmarks/knapsack_sweep.py --profile-steps 0 --designs bisect,grid
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def parse(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=0, help="the sweep's seed")
     ap.add_argument("--webs", default="power,linear", help="comma-separated webs to sweep (power, linear) or none")
+    ap.add_argument("--designs", default="bisect", help="comma-separated run designs to time (bisect, grid)")
     ap.add_argument("--workers", type=int, default=2, help="processes that train a sweep's runs")
     ap.add_argument("--profile-steps", type=int, default=200, help="timed steps per size in part 1 (0: skip it)")
     ap.add_argument("--out", default=None, help="also write the numbers as JSON here")
@@ -37,6 +39,10 @@ def parse(argv=None) -> argparse.Namespace:
     webs = [] if args.webs == "none" else args.webs.split(",")
     if any(w not in WEBS for w in webs):
         ap.error(f"--webs must be a comma-separated list of {', '.join(WEBS)}, or none; got {args.webs!r}.")
+    designs = args.designs.split(",")
+    if any(d not in ("bisect", "grid") for d in designs):
+        ap.error(f"--designs must be a comma-separated list of bisect, grid; got {args.designs!r}.")
+    args.designs = designs
     if args.workers < 1 or args.profile_steps < 0 or args.seed < 0:
         ap.error("--workers must be positive, --profile-steps and --seed non-negative.")
     if args.out and not Path(args.out).resolve().parent.is_dir():
@@ -62,12 +68,13 @@ def profile_sizes(steps: int, seed: int) -> list[dict]:
     for d in cfg.sizes:
         model = build_model(world, d, cfg.n_layers, cfg.n_heads, seed, f"bench-d{d}")
         optimizers = {
-            "adamw": torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=cfg.weight_decay),
-            "adamw_fused": torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98),
-                                             weight_decay=cfg.weight_decay, fused=True),
+            "adamw": torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=cfg.weight_decay,
+                                       fused=True),
+            "adamw_default": torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98),
+                                               weight_decay=cfg.weight_decay),
         }
         data = rng(seed, "bench-knapsack", str(d))
-        parts = {"batch": 0.0, "forward": 0.0, "backward": 0.0, "adamw": 0.0, "adamw_fused": 0.0}
+        parts = {"batch": 0.0, "forward": 0.0, "backward": 0.0, "adamw": 0.0, "adamw_default": 0.0}
         for step in range(steps + 5):           # the first 5 steps warm up and are not counted
             count = step >= 5
             t0 = time.perf_counter()
@@ -79,7 +86,7 @@ def profile_sizes(steps: int, seed: int) -> list[dict]:
             model.zero_grad(set_to_none=True)
             loss.backward()
             t3 = time.perf_counter()
-            name = "adamw" if step % 2 == 0 else "adamw_fused"      # interleaved, one step each
+            name = "adamw" if step % 2 == 0 else "adamw_default"    # interleaved, one step each
             optimizers[name].step()
             t4 = time.perf_counter()
             if count:
@@ -96,23 +103,24 @@ def profile_sizes(steps: int, seed: int) -> list[dict]:
     return rows
 
 
-def time_sweeps(webs: list[str], seed: int, workers: int) -> list[dict]:
-    """Wall time of the quick sweep of each web from an empty cache, and its critical ratios."""
+def time_sweeps(webs: list[str], seed: int, workers: int, designs: list[str] = ("bisect",)) -> list[dict]:
+    """Wall time of the quick sweep of each web and design from an empty cache, and its critical ratios."""
     from dataclasses import replace
 
     from sims.knapsack.train import TRAIN, linear_web
 
     rows = []
     for web in webs:
-        cfg = replace(TRAIN.config("quick", seed=seed), workers=workers)
-        cfg = linear_web(cfg) if web == "linear" else cfg
-        with tempfile.TemporaryDirectory(prefix="knapsack-bench-") as root:
-            start = time.perf_counter()
-            res = TRAIN.cached(cfg, root=Path(root))
-            wall = time.perf_counter() - start
-        rows.append({"web": web, "seed": seed, "workers": workers, "runs": len(cfg.sizes) * len(cfg.ratios),
-                     "wall_s": wall, "r_thres": [s.r_thres for s in res.summary.sizes],
-                     "slope_odds": res.summary.slope_odds.slope})
+        for design in designs:
+            cfg = replace(TRAIN.config("quick", seed=seed), workers=workers, design=design)
+            cfg = linear_web(cfg) if web == "linear" else cfg
+            with tempfile.TemporaryDirectory(prefix="knapsack-bench-") as root:
+                start = time.perf_counter()
+                res = TRAIN.cached(cfg, root=Path(root))
+                wall = time.perf_counter() - start
+            rows.append({"web": web, "design": design, "seed": seed, "workers": workers, "runs": res.summary.runs,
+                         "wall_s": wall, "r_thres": [s.r_thres for s in res.summary.sizes],
+                         "slope_odds": res.summary.slope_odds.slope, "alpha_web": res.summary.alpha_web})
     return rows
 
 
@@ -123,16 +131,17 @@ def main(argv=None) -> dict:
         out["profile"] = profile_sizes(args.profile_steps, args.seed)
         print("ms per training step, one thread (quick preset, batch 512 x 10 tokens, middle ratio):")
         print(f"{'d_model':>8} {'batch':>7} {'forward':>8} {'backward':>9} {'AdamW':>7} {'step':>7} "
-              f"{'fused AdamW':>12}")
+              f"{'default AdamW':>14}")
         for r in out["profile"]:
             print(f"{r['d_model']:>8} {r['batch_ms']:7.2f} {r['forward_ms']:8.2f} {r['backward_ms']:9.2f} "
-                  f"{r['adamw_ms']:7.2f} {r['step_ms']:7.2f} {r['adamw_fused_ms']:12.2f}")
+                  f"{r['adamw_ms']:7.2f} {r['step_ms']:7.2f} {r['adamw_default_ms']:14.2f}")
     if args.webs:
-        out["sweeps"] = time_sweeps(args.webs, args.seed, args.workers)
+        out["sweeps"] = time_sweeps(args.webs, args.seed, args.workers, args.designs)
         for r in out["sweeps"]:
             ratios = ", ".join(f"{x:.3g}" for x in r["r_thres"])
-            print(f"{r['web']} web, seed {r['seed']}: {r['runs']} runs over {r['workers']} processes from an empty "
-                  f"cache in {r['wall_s']:.1f} s; critical ratios {ratios}; odds slope {r['slope_odds']:.3f}")
+            print(f"{r['web']} web, {r['design']}, seed {r['seed']}: {r['runs']} runs over {r['workers']} processes from an empty "
+                  f"cache in {r['wall_s']:.1f} s; critical ratios {ratios}; odds slope {r['slope_odds']:.3f}; "
+                  f"alpha {r['alpha_web']:.3f}")
     if args.out:
         Path(args.out).write_text(json.dumps(out, indent=2))
     return out

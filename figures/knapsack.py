@@ -86,7 +86,8 @@ def fig_train(res: Result) -> "plt.Figure":
     ax, bx, cx = axes
     N = a["n_nonembedding"]
     for i, col in enumerate(colors(len(c["sizes"]))):
-        ax.plot(a["ratios"], a["memorized"][i], "o-", color=col, ms=4,
+        ran = np.isfinite(a["memorized"][i])        # a bisection's sweep trains only some ratios
+        ax.plot(a["ratios"][ran], a["memorized"][i][ran], "o-", color=col, ms=4,
                 label=f"d={c['sizes'][i]} (N={int(N[i])})")
         if np.isfinite(a["r_thres"][i]):
             ax.axvline(a["r_thres"][i], color=col, ls=":", lw=0.8)
@@ -139,8 +140,9 @@ def fig_linear_web(res: Result, lin: Result) -> "plt.Figure":
         a, c = run.arrays, run.config
         for col, d in zip(cols, sizes):
             i = c["sizes"].index(d)
-            ax.plot(a["ratios"], a["memorized"][i], style, color=col, ms=4, mfc="none" if "s" in style else col,
-                    label=f"d={d}, {name}")
+            ran = np.isfinite(a["memorized"][i])
+            ax.plot(a["ratios"][ran], a["memorized"][i][ran], style, color=col, ms=4,
+                    mfc="none" if "s" in style else col, label=f"d={d}, {name}")
         rt = a["r_thres"] / (1 - a["r_thres"])
         ok = np.isfinite(rt)
         bx.plot(a["n_nonembedding"][ok], rt[ok], style, color="k", mfc="none" if "s" in style else "k",

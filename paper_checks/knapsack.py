@@ -312,9 +312,10 @@ def ratios_at_level(res, level: float) -> np.ndarray:
 
 def censored_at_level(res, level: float) -> np.ndarray:
     """Per size, whether the ratio at `level` is not a crossing inside the grid: reached already at the lowest
-    ratio (the value is only an upper bound) or never reached (NaN)."""
+    ratio (the value is only an upper bound) or never reached (NaN). Runs a bisection did not train (NaN) do not
+    count."""
     mem = _mem(res)
-    return (mem[:, 0] >= level) | (mem.max(axis=1) < level)
+    return (mem[:, 0] >= level) | (np.nanmax(mem, axis=1) < level)
 
 
 def odds_slope_at_level(res, level: float) -> float:

@@ -175,6 +175,7 @@ def test_the_reported_cases_answer_with_a_sentence(argv, says):
     ("benchmarks/sde_ou.py", ["--out", "/proc/x/r.json"]),
     ("benchmarks/knapsack_sweep.py", ["--webs", "bogus"]),
     ("benchmarks/knapsack_sweep.py", ["--workers", "0"]),
+    ("benchmarks/knapsack_sweep.py", ["--designs", "random"]),
     ("benchmarks/knapsack_sweep.py", ["--webs", "none", "--profile-steps", "0", "--out", "/proc/x/r.json"]),
 ])
 def test_entry_points_answer_bad_input_with_one_sentence_and_exit_2(module, argv):

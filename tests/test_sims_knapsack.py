@@ -196,7 +196,7 @@ def test_a_silent_web_gives_no_web_gradient_and_leaves_the_facts_their_own():
 def test_an_interrupted_training_sweep_keeps_its_finished_runs(tmp_path, monkeypatch):
     import sims.knapsack.train as train
 
-    cfg = TRAIN.config("quick", **{**TINY, "steps": 10, "ratios": (0.1, 0.3, 0.5)})
+    cfg = TRAIN.config("quick", **{**TINY, "steps": 10, "ratios": (0.1, 0.3, 0.5), "design": "grid"})
     trained = []
     real = train._run_point
 
@@ -266,7 +266,7 @@ def _fit(slope: float) -> PowerLawFit:
 def _sweep_summary(slope: float = NAN, alpha: float = NAN) -> TrainSummary:
     """A training sweep's summary that holds only the two size laws' numbers (the rest NaN or empty)."""
     return TrainSummary(sizes=(), web_fit=_fit(-alpha), alpha_web=alpha, slope_odds=_fit(slope),
-                        predicted_slope=-(alpha + 1), bits_per_person=NAN, sequences=0, exposures_per_person=[],
+                        predicted_slope=-(alpha + 1), bits_per_person=NAN, sequences=0, exposures_per_person=[], runs=0,
                         train_wall_s=NAN)
 
 

@@ -22,6 +22,7 @@ from sims.engine.seeding import rng
 from sims.engine.torch_layer import resolve_device, seeded, single_thread
 
 from .data import BIO, World, eval_bio, eval_web, make_world, mixed_batch
+from .design import DESIGNS, choose_runs
 from .fits import PowerLawFit, power_law_fit
 
 
@@ -98,7 +99,9 @@ def train_one(world: World, ratio: float, d_model: int, n_layers: int, n_heads: 
     import torch
 
     model = build_model(world, d_model, n_layers, n_heads, seed, tag).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=weight_decay)
+    # torch's fused AdamW: the same update in one kernel per step, 8-10 % of a quick step saved on one CPU thread
+    # (benchmarks/knapsack_sweep.py)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=weight_decay, fused=True)
     data_rng = rng(seed, "data", tag)
     loss = torch.zeros(())
     for step in range(steps):
@@ -151,8 +154,11 @@ class TrainConfig:
     its runs with mixing ratio at most web_ratio_max (always including the lowest ratio, and the web-only run
     when there is one): one run's web loss is noisy, and these runs give nearly all capacity to the web;
     threshold: memorised fraction that defines the critical ratio; eval_renders: renders per person at
-    evaluation; workers: processes that train the runs in parallel (one torch thread each; the numbers do not
-    depend on it)."""
+    evaluation; design: which runs of the sizes x ratios grid are trained, "grid" (all of them) or "bisect" (per
+    size the lowest, second-lowest (when <= web_ratio_max) and highest ratio and a bisection for the bracket of the
+    critical ratio: `sims.knapsack.design`;
+    the runs not trained are NaN in the result's per-run arrays); workers: processes that train the runs in
+    parallel (one torch thread each; the numbers do not depend on it)."""
 
     sizes: tuple[int, ...] = (6, 8, 10, 12)
     n_layers: int = 1
@@ -179,6 +185,7 @@ class TrainConfig:
     web_ratio_max: float = 0.02
     threshold: float = 0.5
     eval_renders: int = 2
+    design: str = "bisect"
     workers: int = 2
     seed: int = 0
     device: str = "cpu"
@@ -218,6 +225,7 @@ class TrainConfig:
         validate.probability("threshold", self.threshold, open_low=True, open_high=True)
         validate.positive_int("eval_renders", self.eval_renders)
         validate.positive_int("workers", self.workers)
+        validate.one_of("design", self.design, DESIGNS)
         validate.one_of("device", self.device, ("auto", "cpu", "cuda"))
 
 
@@ -264,8 +272,10 @@ def chance_corrected(acc, chance: float):
 
 def critical_ratio_from_curve(ratios, mem, threshold: float) -> float:
     """First mixing ratio at which the memorised fraction reaches `threshold`, interpolated in ln r;
-    NaN when it never does, the lowest ratio when it already does there."""
+    NaN when it never does, the lowest ratio when it already does there. Ratios whose run was not trained
+    (NaN: a bisection's sweep) are skipped."""
     ratios, mem = np.asarray(ratios, float), np.asarray(mem, float)
+    ratios, mem = ratios[np.isfinite(mem)], mem[np.isfinite(mem)]
     hit = np.nonzero(mem >= threshold)[0]
     if hit.size == 0:
         return float("nan")
@@ -279,14 +289,15 @@ def critical_ratio_from_curve(ratios, mem, threshold: float) -> float:
 
 def f2_estimate(ratios, web_loss_rows, web_only_loss=None, web_ratio_max: float = 0.02) -> np.ndarray:
     """Per size, the median web loss over the runs with mixing ratio <= web_ratio_max (the lowest ratio always
-    counts; the web-only run, when given, joins the pool): the knapsack model's F2 at this size."""
+    counts; the web-only run, when given, joins the pool): the knapsack model's F2 at this size. Runs not trained
+    (NaN, a bisection's sweep) do not count."""
     ratios = np.asarray(ratios, float)
     pool = ratios <= web_ratio_max
     pool[0] = True
     rows = np.asarray(web_loss_rows, float)[:, pool]
     if web_only_loss is not None:
         rows = np.concatenate([rows, np.asarray(web_only_loss, float)[:, None]], axis=1)
-    return np.median(rows, axis=1)
+    return np.nanmedian(rows, axis=1)
 
 
 def knapsack_ratio_from_web_loss(f2, key_probs, n_values: int, n_people: int, facts_per_web: int) -> np.ndarray:
@@ -329,7 +340,7 @@ def _point_config(cfg: "TrainConfig", d: int, ratio: float) -> "TrainConfig":
     """One run of a sweep as a config of its own: the sweep's config with its grids narrowed to (d, ratio) and the
     fields that only shape the sweep reset, so the same run in two sweeps is one cache entry."""
     return replace(cfg, sizes=(d,), ratios=(ratio,), web_only=False, web_ratio_max=QUICK.web_ratio_max,
-                   threshold=QUICK.threshold, workers=1)
+                   threshold=QUICK.threshold, design="grid", workers=1)
 
 
 def _tag(d: int, ratio: float) -> str:
@@ -347,17 +358,6 @@ def _run_point(point: "TrainConfig") -> Result:
                     None, point.weight_decay, point.silent_web)
     summary = TrainPointSummary(memorized=out["memorized"], web_loss=out["web_loss"], n_params=out["n_params"])
     return Result(POINT, config_dict(point), summary, {"web_key_loss": out["web_key_loss"]})
-
-
-def _sweep_points(cfg: "TrainConfig") -> list[tuple[int, int | None, "TrainConfig"]]:
-    """(size index, ratio index, point config) of every run; a size's web-only run (r = 0, ratio index None)
-    comes first when asked for."""
-    points = []
-    for i, d in enumerate(cfg.sizes):
-        if cfg.web_only:
-            points.append((i, None, _point_config(cfg, d, 0.0)))
-        points += [(i, j, _point_config(cfg, d, r)) for j, r in enumerate(cfg.ratios)]
-    return points
 
 
 def _run_points(cfg: "TrainConfig", configs: list["TrainConfig"]) -> list[Result]:
@@ -401,7 +401,8 @@ class TrainSummary(Summary):
     over the sizes with 0 < r_thres < 1 (Eq. 5: slope -(alpha+1)); predicted_slope: -(alpha_web + 1);
     bits_per_person: the bits of one person's attributes; sequences: training sequences per run (steps x batch);
     exposures_per_person: per mixing ratio, the times each person's biography is seen in training (r x
-    sequences / n_people); train_wall_s: wall time of the whole sweep (s), cached points included."""
+    sequences / n_people); runs: the (size, ratio) runs the design trained, web-only runs not counted (the grid:
+    sizes x ratios); train_wall_s: wall time of the whole sweep (s), cached points included."""
 
     sizes: tuple[ModelSize, ...]
     web_fit: PowerLawFit
@@ -411,6 +412,7 @@ class TrainSummary(Summary):
     bits_per_person: float
     sequences: int
     exposures_per_person: list[float]
+    runs: int
     train_wall_s: float
 
 
@@ -421,20 +423,31 @@ def run_train(cfg: TrainConfig) -> Result:
     start = time.perf_counter()
     world = world_of(cfg)
     S, R = len(cfg.sizes), len(cfg.ratios)
-    mem_raw = np.zeros((S, R))
-    web = np.zeros((S, R))
+    mem_raw = np.full((S, R), np.nan)
+    web = np.full((S, R), np.nan)
     web0 = np.zeros(S)
     key_loss0 = np.zeros((S, world.n_keys))
     total = np.zeros(S, dtype=np.int64)
-    points = _sweep_points(cfg)
-    for (i, j, _), got in zip(points, _run_points(cfg, [p for *_, p in points])):
-        point, arr = got.summary, got.arrays
-        if j is None:                                   # the size's web-only run
-            web0[i], key_loss0[i] = point.web_loss, arr["web_key_loss"]
-            continue
-        mem_raw[i, j], web[i, j], total[i] = point.memorized, point.web_loss, point.n_params
-        if j == 0 and not cfg.web_only:
-            web0[i], key_loss0[i] = point.web_loss, arr["web_key_loss"]
+
+    def measure(keys: list[tuple[int, int | None]]) -> list[float]:
+        """Train one round of the design's runs; record them; their chance-corrected memorised fractions."""
+        configs = [_point_config(cfg, cfg.sizes[i], 0.0 if j is None else cfg.ratios[j]) for i, j in keys]
+        for (i, j), got in zip(keys, _run_points(cfg, configs)):
+            point, arr = got.summary, got.arrays
+            total[i] = point.n_params
+            if j is None:                               # the size's web-only run
+                web0[i], key_loss0[i] = point.web_loss, arr["web_key_loss"]
+                continue
+            mem_raw[i, j], web[i, j] = point.memorized, point.web_loss
+            if j == 0 and not cfg.web_only:
+                web0[i], key_loss0[i] = point.web_loss, arr["web_key_loss"]
+        return [float(chance_corrected(mem_raw[i, j], world.chance)) if j is not None else np.nan
+                for i, j in keys]
+
+    web_only_runs = [(i, None) for i in range(S)] if cfg.web_only else []
+    # F2 is a median over the web-heavy runs: the second-lowest ratio gives it a third one at every size
+    also = [1] if R > 2 and cfg.ratios[1] <= cfg.web_ratio_max else []
+    choose_runs(cfg.design, S, R, cfg.threshold, measure, first=web_only_runs, also=also)
     mem = chance_corrected(mem_raw, world.chance)
     N = np.array([non_embedding_params(d, cfg.n_layers) for d in cfg.sizes], dtype=float)
     r_thres = np.array([critical_ratio_from_curve(cfg.ratios, mem[i], cfg.threshold) for i in range(S)])
@@ -454,6 +467,7 @@ def run_train(cfg: TrainConfig) -> Result:
                            predicted_slope=-(alpha + 1), bits_per_person=world.bits_per_person,
                            sequences=cfg.steps * cfg.batch,
                            exposures_per_person=[r * cfg.steps * cfg.batch / cfg.n_people for r in cfg.ratios],
+                           runs=int(np.isfinite(mem_raw).sum()),
                            train_wall_s=time.perf_counter() - start)
     arrays = {"memorized": mem, "memorized_raw": mem_raw, "web_loss": web, "web_loss_r0": web0,
               "web_loss_f2": f2, "r_thres_knapsack": r_knap, "web_key_loss_r0": key_loss0,
@@ -476,7 +490,7 @@ def summarize_train(res: Result) -> str:
              + f" {'r_thres':>8} {'F2':>7} {'r_knap':>8}"]
     for size, memorized in zip(s.sizes, a["memorized"]):
         lines.append("  " + f"{size.d_model:>8} {int(size.n_nonembedding):>7} "
-                     + " ".join(f"{m:>7.3f}" for m in memorized)
+                     + " ".join(f"{m:>7.3f}" if np.isfinite(m) else f"{'.':>7}" for m in memorized)
                      + f" {_f(size.r_thres):>8} {size.web_loss_f2:>7.4f} {_f(size.r_thres_knapsack):>8}")
     sl = s.slope_odds
     lines += [f"r_thres: ratio where the memorised fraction crosses {c['threshold']}; F2: web loss (nats, median "
@@ -486,7 +500,8 @@ def summarize_train(res: Result) -> str:
               f"critical odds r_thres/(1-r_thres) ~ N^slope: slope = {_f(sl.slope, '.3f')} "
               f"(CI [{_f(sl.low, '.3f')}, {_f(sl.high, '.3f')}]); knapsack prediction -(alpha+1) = "
               f"{_f(s.predicted_slope, '.3f')}",
-              f"training wall time {s.train_wall_s:.0f} s"]
+              f"design {c.get('design', 'grid')}: {s.runs} of {len(s.sizes) * len(c['ratios'])} (size, ratio) runs "
+              f"trained ('.': not trained); training wall time {s.train_wall_s:.0f} s"]
     return "\n".join(lines)
 
 
