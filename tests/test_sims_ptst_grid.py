@@ -167,4 +167,7 @@ def test_cell_groups_follow_the_prompt_length_before_the_instruction():
 
 
 def test_ptst_lists_its_experiments():
-    assert set(BY_NAME) == {"feature", "grid"}
+    from sims.ptst import DEFAULT
+
+    assert set(BY_NAME) == {"feature", "grid", "real"}
+    assert DEFAULT == ("feature", "grid")          # the real model needs the [llm] extra and runs only when asked
