@@ -11,7 +11,7 @@ cache, once for the power-law web and once for its linear-web control (`linear_w
 processes (default 2, the preset's), each process on one torch thread. Prints the wall time of each sweep, the runs
 it trained and its critical ratios, so that a faster sweep can be checked for the same answer.
 
-    python benchmarks/knapsack_sweep.py                          # both parts, seed 0 (about 6-7 minutes on 2 cores)
+    python benchmarks/knapsack_sweep.py                          # both parts, seed 0 (about 7 minutes on 2 cores)
     python benchmarks/knapsack_sweep.py --webs none --profile-steps 500
     python benchmarks/knapsack_sweep.py --webs power --seed 3 --out sweep.json
     python benchmarks/knapsack_sweep.py --profile-steps 0 --designs bisect,grid
