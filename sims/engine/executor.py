@@ -7,6 +7,8 @@ oversubscription). Results come back in the order of the calls, and `on_done(i, 
 finishes, so a caller can store finished points at once and an interrupted sweep keeps them. `fn`'s result must
 depend on its arguments alone (every random stream seeded from them): the worker count then never changes a
 number.
+A sweep whose runs come in rounds (the knapsack sweep's bisection design) opens `shared_pool(workers)` around
+them, so that its workers start once (each start imports torch and the package, 2-4 s) rather than once per round.
 On Linux and macOS a worker ends itself within a second or two of the process that started it dying (killed by
 a scheduler, SIGKILL, a crash): it would otherwise train on, unseen, through the runs already queued to it and
 then wait forever. (On Windows a parent's death does not change a child's parent pid, so there the watchdog never
@@ -117,10 +119,81 @@ def _one_blas_thread_for_new_processes() -> Iterator[None]:
                 os.environ[var] = value
 
 
+class _SharedPool:
+    """The worker processes of a `shared_pool` block: how many, and the pool (None once a failed run ended it)."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.pool: ProcessPoolExecutor | None = None
+
+
+_SHARED: contextvars.ContextVar[_SharedPool | None] = contextvars.ContextVar("shared_pool", default=None)
+
+
+@contextlib.contextmanager
+def shared_pool(workers: int) -> Iterator[None]:
+    """Within the block, every local `map_runs` with `workers` workers and more than one run reuses one set of
+    worker processes instead of starting its own. A sweep whose runs come in rounds (an adaptive design) then
+    starts its workers once: each start imports torch and the package again (2-4 s on a 2-core machine), once per
+    round otherwise. The processes start with the block's first parallel round and end with the block. Nothing
+    changes with one worker, inside a block already open, or with a cluster in use (`use`): numbers never depend
+    on it. A run that raises ends the shared processes (as `map_runs` always does); later rounds in the block
+    start their own."""
+    validate.positive_int("workers", workers)
+    if workers == 1 or _SHARED.get() is not None or current_cluster() is not None:
+        yield
+        return
+    shared = _SharedPool(workers)
+    token = _SHARED.set(shared)
+    try:
+        yield
+    except BaseException:
+        if shared.pool is not None:
+            _stop_workers(shared.pool)
+            shared.pool = None
+        raise
+    finally:
+        _SHARED.reset(token)
+        if shared.pool is not None:
+            shared.pool.shutdown(wait=True)
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    """`workers` spawned processes, each pinned to one thread (`_start_worker`); they start at the first submit."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+                               initargs=(os.getpid(),))
+
+
+def _map_in_pool(pool: ProcessPoolExecutor, fn: Callable[..., Any], calls: list[tuple], out: list[Any],
+                 on_done: Callable[[int, Any], None] | None) -> None:
+    """Submit every call to `pool`, fill `out` in call order, pass each finished run to on_done; a run that
+    raises (or Ctrl-C) ends the pool's workers and is raised here."""
+    try:
+        with _one_blas_thread_for_new_processes():  # the workers start at the first submit and read it then
+            pending = {pool.submit(fn, *args): i for i, args in enumerate(calls)}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            failed = None
+            for future in done:  # every finished run of the batch is passed on before an error is raised
+                i = pending.pop(future)
+                if future.exception() is not None:
+                    failed = failed or future
+                    continue
+                out[i] = future.result()
+                if on_done is not None:
+                    on_done(i, out[i])
+            if failed is not None:
+                failed.result()
+    except BaseException:
+        _stop_workers(pool)
+        raise
+
+
 def map_runs(fn: Callable[..., Any], calls: Iterable[Sequence[Any]], workers: int = 1,
              on_done: Callable[[int, Any], None] | None = None) -> list[Any]:
     """[fn(*args) for args in calls], computed by `workers` processes (or as array tasks on the cluster in use,
-    see `use`); on_done(i, result) as each finishes.
+    see `use`; inside a `shared_pool` block of as many workers, by the block's processes); on_done(i, result) as
+    each finishes.
 
     A run that raises stops the sweep: runs not yet started are cancelled and the error is raised here, after the
     runs that had already finished were passed to on_done."""
@@ -136,26 +209,16 @@ def map_runs(fn: Callable[..., Any], calls: Iterable[Sequence[Any]], workers: in
             if on_done is not None:
                 on_done(i, out[i])
         return out
-    context = multiprocessing.get_context("spawn")
-    with _one_blas_thread_for_new_processes(), \
-            ProcessPoolExecutor(min(workers, len(calls)), mp_context=context, initializer=_start_worker,
-                                initargs=(os.getpid(),)) as pool:
-        pending = {pool.submit(fn, *args): i for i, args in enumerate(calls)}
+    shared = _SHARED.get()
+    if shared is not None and shared.workers == workers:
+        if shared.pool is None:
+            shared.pool = _new_pool(workers)
         try:
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                failed = None
-                for future in done:  # every finished run of the batch is passed on before an error is raised
-                    i = pending.pop(future)
-                    if future.exception() is not None:
-                        failed = failed or future
-                        continue
-                    out[i] = future.result()
-                    if on_done is not None:
-                        on_done(i, out[i])
-                if failed is not None:
-                    failed.result()
+            _map_in_pool(shared.pool, fn, calls, out, on_done)
         except BaseException:
-            _stop_workers(pool)
+            shared.pool = None  # its workers were ended; a later round of the block starts new ones
             raise
+        return out
+    with _new_pool(min(workers, len(calls))) as pool:
+        _map_in_pool(pool, fn, calls, out, on_done)
     return out

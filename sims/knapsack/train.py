@@ -17,6 +17,7 @@ import numpy as np
 from sims.engine import Experiment, Result, Summary, cache, validate
 from sims.engine.cache import config_dict
 from sims.engine.divergence import check_finite
+from sims.engine.executor import shared_pool
 from sims.engine.nets import CausalTransformer, n_params
 from sims.engine.seeding import rng
 from sims.engine.torch_layer import resolve_device, seeded, single_thread
@@ -447,7 +448,8 @@ def run_train(cfg: TrainConfig) -> Result:
     web_only_runs = [(i, None) for i in range(S)] if cfg.web_only else []
     # F2 is a median over the web-heavy runs: the second-lowest ratio gives it a third one at every size
     also = [1] if R > 2 and cfg.ratios[1] <= cfg.web_ratio_max else []
-    choose_runs(cfg.design, S, R, cfg.threshold, measure, first=web_only_runs, also=also)
+    with shared_pool(cfg.workers):              # the design's rounds share one set of worker processes
+        choose_runs(cfg.design, S, R, cfg.threshold, measure, first=web_only_runs, also=also)
     mem = chance_corrected(mem_raw, world.chance)
     N = np.array([non_embedding_params(d, cfg.n_layers) for d in cfg.sizes], dtype=float)
     r_thres = np.array([critical_ratio_from_curve(cfg.ratios, mem[i], cfg.threshold) for i in range(S)])
