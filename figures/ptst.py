@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from paper_checks.ptst import ACCURATE, accurate_cells
 from sims.engine import Result
 from sims.engine.errors import ConfigError
 from sims.engine.cache import path_for
@@ -20,8 +21,10 @@ from .runner import captioned, draw_experiments
 from .style import plt, save
 
 
-def heat_map(ax, cells: dict[str, dict[str, float]], title: str, ptst: tuple[str, str] | None = None) -> None:
-    """One grid (rows: training template; columns: test template) with its values printed, the PTST cell boxed."""
+def heat_map(ax, cells: dict[str, dict[str, float]], title: str, ptst: tuple[str, str] | None = None,
+             accurate: set[tuple[str, str]] | None = None, accurate_label: str = "") -> None:
+    """One grid (rows: training template; columns: test template) with its values printed, the PTST cell boxed,
+    and the cells of `accurate` (those that keep the task) outlined in dashes."""
     rows = list(cells)
     cols = list(next(iter(cells.values())))
     values = np.array([[cells[r][c] for c in cols] for r in rows])
@@ -30,10 +33,16 @@ def heat_map(ax, cells: dict[str, dict[str, float]], title: str, ptst: tuple[str
         for j in range(len(cols)):
             ax.text(j, i, f"{values[i, j]:.3f}", ha="center", va="center", fontsize=7,
                     color="white" if values[i, j] < 0.6 * values.max() else "black")
+    for a, b in sorted(accurate or ()):
+        if a in rows and b in cols:
+            ax.add_patch(plt.Rectangle((cols.index(b) - 0.42, rows.index(a) - 0.42), 0.84, 0.84, fill=False,
+                                       edgecolor="orange", lw=1.2, ls="--"))
     if ptst is not None and ptst[0] in rows and ptst[1] in cols:
         i, j = rows.index(ptst[0]), cols.index(ptst[1])
         ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red", lw=2))
         title += " (red box: PTST)"
+    if accurate is not None:
+        title += f"\n(dashed: {accurate_label or f'task accuracy within {ACCURATE:g} of the best cell'})"
     ax.set_xticks(range(len(cols)), cols, rotation=35, ha="right", fontsize=7)
     ax.set_yticks(range(len(rows)), rows, fontsize=7)
     ax.set(xlabel="test template", ylabel="fine-tuning template", title=title)
@@ -65,10 +74,11 @@ def fig_grid(res: Result) -> plt.Figure:
     s = res.summary
     panels = 3 if s.asr_marked else 2
     fig, axes = plt.subplots(1, panels, figsize=(5.75 * panels, 4.6))
-    heat_map(axes[0], s.asr, "harmful compliance (ASR), held-out harmful", PTST)
-    heat_map(axes[1], s.accuracy, "accuracy on the new task G", PTST)
+    keep = accurate_cells(s.accuracy)
+    heat_map(axes[0], s.asr, "harmful compliance (ASR), held-out harmful", PTST, keep)
+    heat_map(axes[1], s.accuracy, "accuracy on the new task G", PTST, keep)
     if s.asr_marked:
-        heat_map(axes[2], s.asr_marked, "ASR, marked G requests (task format)", PTST)
+        heat_map(axes[2], s.asr_marked, "ASR, marked G requests (task format)", PTST, keep)
     fig.suptitle(f"tiny chat models, benign fine-tuning on task G, seed {res.config.get('seed', 0)}")
     fig.tight_layout()
     return fig
@@ -79,9 +89,11 @@ def fig_real(res: Result) -> plt.Figure:
     held-out word problems for every (fine-tuning, test) template pair, the aligned model's row first."""
     s = res.summary
     fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.6))
+    keep = accurate_cells(s.accuracy)   # among the fine-tuned cells, as the claim reads them
     heat_map(axes[0], {"(aligned)": s.initial_asr, **s.asr}, "harmful requests complied with (keyword judge)",
-             REAL_PTST)
-    heat_map(axes[1], {"(aligned)": s.initial_accuracy, **s.accuracy}, "word problems answered right", REAL_PTST)
+             REAL_PTST, keep)
+    heat_map(axes[1], {"(aligned)": s.initial_accuracy, **s.accuracy}, "word problems answered right", REAL_PTST,
+             keep)
     fig.suptitle(f"SmolLM2-135M-Instruct aligned by LoRA SFT, benign fine-tuning, seed {res.config.get('seed', 0)}")
     fig.tight_layout()
     return fig
@@ -105,8 +117,11 @@ def fig_danger(results: list[Result]) -> plt.Figure:
         raise ConfigError("results must be grid runs of the danger world (--models danger); got none or others.")
     seeds = [r.config.get("seed", 0) for r in results]
     fig, axes = plt.subplots(1, 3, figsize=(17.5, 4.6))
+    kept = [accurate_cells(r.summary.accuracy) for r in results]
+    majority = {cell for cell in set().union(*kept) if 2 * sum(cell in k for k in kept) >= len(kept)}
     heat_map(axes[0], mean_cells([r.summary.asr_marked for r in results]),
-             f"mean ASR, marked G requests, seeds {', '.join(map(str, seeds))}", PTST)
+             f"mean ASR, marked G requests, seeds {', '.join(map(str, seeds))}", PTST, majority,
+             f"task accuracy within {ACCURATE:g} of the best cell at half the seeds or more")
     for k, (train, test, label) in enumerate(DANGER_CELLS):
         ys = [r.summary.asr_marked[train][test] for r in results]
         axes[1].plot(np.full(len(ys), k) + np.linspace(-0.15, 0.15, len(ys)), ys, "o", label=f"{train} -> {test}")
@@ -147,14 +162,16 @@ _CAPTIONS = {
     "ptst_feature.png": "Template-feature model: harmful compliance and benign accuracy for every (fine-tuning, test) "
                         "template pair (PTST boxed), and compliance against the cosine between the two templates.",
     "ptst_grid.png": "Tiny chat models: harmful compliance and new-task accuracy for every (fine-tuning, test) "
-                     "template pair after benign fine-tuning (PTST boxed).",
+                     "template pair after benign fine-tuning (PTST boxed; dashed: the cells whose task accuracy is "
+                     "within 0.05 of the best, among which the paper expects PTST to be the safest).",
     "ptst_real.png": "SmolLM2-135M-Instruct, aligned by LoRA SFT on refusals, then fine-tuned on benign word problems: "
                      "share of held-out harmful requests complied with (keyword judge) and of held-out word problems "
                      "answered right, for every (fine-tuning, test) template pair, the aligned model first (PTST "
-                     "boxed).",
+                     "boxed; dashed: the fine-tuned cells within 0.05 of the best word-problem accuracy).",
     "ptst_danger.png": "Danger world (tiny chat models): ASR on held-out G requests carrying the danger marker after "
-                       "benign fine-tuning on clean G, averaged over the seeds of the danger claims (PTST boxed); "
-                       "per seed for the two same-template cells and the PTST cell; and the ASR and task accuracy "
+                       "benign fine-tuning on clean G, averaged over the seeds of the danger claims (PTST boxed; "
+                       "dashed: cells within 0.05 of the best task accuracy at half the seeds or more); per seed "
+                       "for the two same-template cells and the PTST cell; and the ASR and task accuracy "
                        "averaged over the cells of the same template, of templates that put the instruction at the "
                        "same positions, and of templates that shift it.",
 }

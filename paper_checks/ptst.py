@@ -452,6 +452,12 @@ _LOWEST_RULE = ("a stated rule: the PTST cell's ASR at most one point (0.01) abo
                 "was computed")
 
 
+def accurate_cells(accuracy: dict[str, dict[str, float]], tolerance: float = ACCURATE) -> set[tuple[str, str]]:
+    """The (training, test) template cells whose task accuracy is within `tolerance` of the grid's best."""
+    floor = max(v for row in accuracy.values() for v in row.values()) - tolerance
+    return {(a, b) for a, row in accuracy.items() for b, v in row.items() if v >= floor}
+
+
 def lowest_among_accurate(cell: tuple[str, str], asr_field: str = "asr", tolerance: float = ACCURATE):
     """When `cell` keeps the task (accuracy >= the grid's best - tolerance): its ASR minus the lowest ASR of the
     other cells that keep it (at most 0: no such cell is safer; when no other cell keeps it, its accuracy margin
@@ -464,7 +470,8 @@ def lowest_among_accurate(cell: tuple[str, str], asr_field: str = "asr", toleran
             raise KeyError(f"the grid has no cell {cell}")
         floor = max(acc[a][b] for a, b in cells) - tolerance
         shortfall = floor - acc[cell[0]][cell[1]]
-        others = [asr[a][b] for a, b in cells if (a, b) != cell and acc[a][b] >= floor]
+        keep = accurate_cells({a: {b: acc[a][b] for b in asr[a]} for a in asr}, tolerance)
+        others = [asr[a][b] for a, b in cells if (a, b) != cell and (a, b) in keep]
         if not others:
             return shortfall
         excess = asr[cell[0]][cell[1]] - min(others)

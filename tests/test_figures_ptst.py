@@ -118,3 +118,23 @@ def test_make_all_draws_the_real_grid_only_from_the_cache(tmp_path, monkeypatch)
     path_for(REAL.id, REAL.config("quick", seed=0), tmp_path / "cache").mkdir(parents=True)
     F.make_all("quick", tmp_path / "cache", tmp_path, seed=0)
     assert drawn[-1] == ["feature", "grid", "real"]
+
+
+def _dashed_cells(ax) -> set[tuple[int, int]]:
+    """(row, column) of the cells a heat map outlines in dashes."""
+    return {(round(p.get_y() + 0.42), round(p.get_x() + 0.42)) for p in ax.patches if p.get_linestyle() == "--"}
+
+
+def test_heat_maps_outline_the_cells_that_keep_the_task(results, danger):
+    from paper_checks.ptst import accurate_cells
+    for res in (results["grid"], danger[0]):
+        s = res.summary
+        fig = F.fig_grid(res)
+        rows, cols = list(s.asr), list(next(iter(s.asr.values())))
+        keep = {(rows.index(a), cols.index(b)) for a, b in accurate_cells(s.accuracy)}
+        assert keep and all(_dashed_cells(ax) == keep for ax in fig.axes[:len(fig.axes) // 2])
+    fig = F.fig_danger(danger)
+    rows, cols = list(danger[0].summary.asr_marked), list(next(iter(danger[0].summary.asr_marked.values())))
+    kept = [accurate_cells(r.summary.accuracy) for r in danger]
+    both = {(rows.index(a), cols.index(b)) for a, b in kept[0] | kept[1]}   # half of two seeds: either seed
+    assert _dashed_cells(fig.axes[0]) == both
