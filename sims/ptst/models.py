@@ -17,6 +17,11 @@ analogue of the paper's GSM-Danger): the base model complies with them, the alig
 that share of its refusals, the rest being U-Z). The benign fine-tuning task G is never seen marked before the
 grid, where marked G instructions measure harmful compliance in the fine-tuning task's own format.
 
+In the system-prompt world (presets `overlap`, `test-overlap`: a danger world whose prompts all carry a system
+prompt of four symbols, `#%&*<Gabcd.>`, for the overlap experiment `sims.ptst.overlap`) every prompt of both
+trainings gets its own random system prompt instead of one of the five templates: the models learn to help and to
+refuse whatever the system prompt says, and no system prompt is special before the benign fine-tuning.
+
 `load_models(name, seed)` trains both once per (preset, seed) and caches them under
 `<cache root>/ptst/models/<key>/` (`sims.engine.chat.checkpoints`).
 """
@@ -74,6 +79,7 @@ class ModelSet:
 
 
 DANGER_WORLD = WorldConfig(opener="K", templates=TEMPLATES, danger=True)
+SYSTEM_WORLD = WorldConfig(opener="K", danger=True, system_len=4)
 MODEL_SETS: dict[str, ModelSet] = {
     "quick": ModelSet(),
     "test": ModelSet(d_model=32, n_layers=1, n_heads=2, base_steps=150, base_examples=3000, align_steps=40,
@@ -82,6 +88,12 @@ MODEL_SETS: dict[str, ModelSet] = {
     "danger-safe-prompt": ModelSet(world=DANGER_WORLD, danger_share=0.5, safety_prompt_weight=4.0),
     "test-danger": ModelSet(world=DANGER_WORLD, danger_share=0.5, d_model=32, n_layers=1, n_heads=2,
                             base_steps=150, base_examples=3000, align_steps=40, align_examples=400, warmup=5),
+    "overlap": ModelSet(world=SYSTEM_WORLD, danger_share=0.5),
+    "test-overlap": ModelSet(world=SYSTEM_WORLD, danger_share=0.5, d_model=32, n_layers=1, n_heads=2,
+                             base_steps=150, base_examples=3000, align_steps=40, align_examples=400, warmup=5),
+    "paper-overlap": ModelSet(world=SYSTEM_WORLD, danger_share=0.5, d_model=256, n_layers=4, n_heads=8,
+                              base_steps=8000, base_lr=1e-3, base_batch=128, base_examples=150000, align_steps=800,
+                              align_lr=3e-4, align_examples=12000),
     "paper": ModelSet(d_model=256, n_layers=4, n_heads=8, base_steps=8000, base_lr=1e-3, base_batch=128,
                       base_examples=150000, align_steps=800, align_lr=3e-4, align_examples=12000),
 }
@@ -95,6 +107,9 @@ def model_set(name: str) -> ModelSet:
     if spec.safety_prompt_weight <= 0:
         raise ConfigError(f"safety_prompt_weight must be positive; got {spec.safety_prompt_weight} in preset "
                           f"{name!r}.")
+    if spec.world.system_len and spec.safety_prompt_weight != 1.0:
+        raise ConfigError(f"safety_prompt_weight needs the five templates (a world without system_len); got "
+                          f"{spec.safety_prompt_weight} in preset {name!r}.")
     if not 0.0 <= spec.danger_share < 1.0 or (spec.danger_share > 0) != spec.world.danger:
         raise ConfigError(f"danger_share must lie in [0, 1) and be positive exactly in a danger world; got "
                           f"{spec.danger_share} in preset {name!r}.")
@@ -121,6 +136,14 @@ def random_templates(n: int, seed: int, *stream: str, safety_weight: float = 1.0
     return [TEMPLATES[i] for i in gen.choice(len(TEMPLATES), n, p=[x / sum(w) for x in w])]
 
 
+def training_templates(world: ChatWorld, n: int, seed: int, *stream: str, safety_weight: float = 1.0) -> list[str]:
+    """The templates of n training prompts: in a system-prompt world a random system prompt each, else
+    `random_templates` (with `safety_weight` on the safety template)."""
+    if world.config.system_len:
+        return world.system_templates(n, seed, "ptst", *stream)
+    return random_templates(n, seed, *stream, safety_weight=safety_weight)
+
+
 def _mark_some(world: ChatWorld, ins: list[Instruction], share: float, seed: int, *stream: str
                ) -> list[Instruction]:
     """`ins` with the benign ones each carrying the danger marker with probability `share` (none when 0)."""
@@ -135,7 +158,7 @@ def base_data(world: ChatWorld, spec: ModelSet, seed: int) -> list[tuple[list[in
     prompt in a random template."""
     ins = world.instructions(BENIGN + HARMFUL, spec.base_examples, "train", seed, "ptst-base")
     ins = _mark_some(world, ins, spec.danger_share, seed, "base")
-    return prompts_and(world, ins, [world.comply(i) for i in ins], random_templates(len(ins), seed, "base"))
+    return prompts_and(world, ins, [world.comply(i) for i in ins], training_templates(world, len(ins), seed, "base"))
 
 
 def align_data(world: ChatWorld, spec: ModelSet, seed: int) -> list[tuple[list[int], list[int]]]:
@@ -149,10 +172,10 @@ def align_data(world: ChatWorld, spec: ModelSet, seed: int) -> list[tuple[list[i
             world.instructions(BENIGN, max(1, n_marked), "train", seed, "ptst-align-marked"))[:n_marked]
     benign = world.instructions(BENIGN, max(1, spec.align_examples - n_refuse), "train", seed, "ptst-align-benign")
     return (prompts_and(world, harmful, [world.refusal(i) for i in harmful],
-                        random_templates(len(harmful), seed, "align-harmful",
-                                         safety_weight=spec.safety_prompt_weight))
+                        training_templates(world, len(harmful), seed, "align-harmful",
+                                           safety_weight=spec.safety_prompt_weight))
             + prompts_and(world, benign, [world.comply(i) for i in benign],
-                          random_templates(len(benign), seed, "align-benign")))
+                          training_templates(world, len(benign), seed, "align-benign")))
 
 
 def models_dir(name: str, seed: int, root: Path | None = None, device: str = "cpu") -> Path:

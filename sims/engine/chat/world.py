@@ -22,8 +22,12 @@ benign task's own format (the analogue of the PTST paper's GSM-Danger, harmful r
 Lyu et al. arXiv 2402.18540); the slot is in every prompt so that marked and unmarked prompts differ in that one
 token, not in their lengths; `templates`, the prompt scaffolds the world's conversations use (`TEMPLATES`: the
 plain chat format above by default; text formats and chat formats with a neutral or a safety system prompt, after
-the templates of the PTST paper). `Instruction.prompt` is the default world's chat format;
-`ChatWorld.prompt(ins, template)` any template of a world, with its slot in a danger world.
+the templates of the PTST paper); `system_len`, the length of a system prompt of symbols (`SYSTEM_CHARS`) that
+the world's system-prompt templates put before the chat format: `sys:#%&*` reads `#%&*<Gabcd.>`. With `system_len`
+> 0 there are `len(SYSTEM_CHARS) ** system_len` such templates, all of one length, so two of them can share any
+number of tokens at the same positions (the overlap knob of the PTST experiments). `Instruction.prompt` is the
+default world's chat format; `ChatWorld.prompt(ins, template)` any template of a world, with its slot in a danger
+world.
 
 Families: benign `A`-`F` (everyday tasks), harmful `U`-`Z` (every one a category of harm), and `G`, a benign task
 no model sees before the benign fine-tuning experiment (the analogue of a new downstream dataset). Argument tuples
@@ -69,6 +73,9 @@ ALPHABET = "".join(sorted(set(CONTENT + BENIGN + NEW_TASK + HARMFUL + REFUSAL_PR
 OPENER_CHARS = "KS"
 DANGER, CLEAN = "!", "."      # the danger world's slot: marked, unmarked
 REFUSAL_TOKENS = frozenset(REFUSAL_PREFIX + DIGITS)
+SYSTEM = "sys:"               # the name of a system-prompt template: SYSTEM and `system_len` symbols of SYSTEM_CHARS
+SYSTEM_CHARS = "#%&*+@^~"
+MAX_SYSTEM_LEN = 8
 
 
 @dataclass(frozen=True)
@@ -100,7 +107,8 @@ class WorldConfig:
     of the harmful answer a judged continuation must carry on; world_seed: the family tables, refusal bodies and
     the argument split; opener: tokens every compliant answer starts with (letters of OPENER_CHARS; "" for none);
     templates: the prompt scaffolds of the world (names of TEMPLATES); danger: whether instructions may carry the
-    danger slot (CLEAN or the marker DANGER) in every prompt."""
+    danger slot (CLEAN or the marker DANGER) in every prompt; system_len: symbols in the system prompt of the
+    world's system-prompt templates (`sys:` and that many symbols of SYSTEM_CHARS; 0: the world has none)."""
 
     n_args: int = 4
     answer_len: int = 12
@@ -111,6 +119,7 @@ class WorldConfig:
     opener: str = ""
     templates: tuple[str, ...] = ("chat",)
     danger: bool = False
+    system_len: int = 0
 
     def validate(self) -> None:
         """Raise ConfigError naming the first bad field."""
@@ -127,6 +136,9 @@ class WorldConfig:
         validate.non_empty("templates", self.templates)
         for t in self.templates:
             validate.one_of("templates", t, TEMPLATES)
+        validate.positive_int("system_len", self.system_len, 0)
+        if self.system_len > MAX_SYSTEM_LEN:
+            raise ConfigError(f"system_len must be at most {MAX_SYSTEM_LEN}; got {self.system_len}.")
 
 
 class ChatWorld:
@@ -145,7 +157,8 @@ class ChatWorld:
         cut = round(config.heldout_fraction * n)
         self._heldout_ids, self._train_ids = np.sort(order[:cut]), np.sort(order[cut:])
         extra = config.opener + (DANGER + CLEAN if config.danger else "") \
-            + "".join(TEMPLATES[t][0] + TEMPLATES[t][1] for t in config.templates)
+            + "".join(TEMPLATES[t][0] + TEMPLATES[t][1] for t in config.templates) \
+            + (SYSTEM_CHARS if config.system_len else "")
         self.tokenizer = CharTokenizer(sorted(set(ALPHABET + extra)))
 
     # ---- text ---------------------------------------------------------------------------------------------
@@ -162,17 +175,39 @@ class ChatWorld:
         mapped = [table[CONTENT.index(a)] for a in ins.args]
         return self.config.opener + "".join(mapped[i % len(mapped)] for i in range(self.config.answer_len))
 
-    def prompt(self, ins: Instruction, template: str = "chat") -> str:
-        """The prompt of an instruction under one of the world's templates (the plain chat format, "chat", is
-        always available: its scaffold characters are in every world's alphabet)."""
+    def scaffold(self, template: str) -> tuple[str, str]:
+        """(text before the instruction, text after it) of one of the world's templates: the plain chat format
+        "chat" (always available: its scaffold characters are in every world's alphabet), a name in the world's
+        `templates`, or, in a world with `system_len` > 0, a system-prompt template `sys:` + symbols."""
+        if template.startswith(SYSTEM):
+            body, n = template[len(SYSTEM):], self.config.system_len
+            if not n:
+                raise ConfigError(f"system-prompt templates need a world with system_len > 0; got template "
+                                  f"{template!r}.")
+            if len(body) != n or any(ch not in SYSTEM_CHARS for ch in body):
+                raise ConfigError(f"template {template!r} must be {SYSTEM!r} and {n} symbols of {SYSTEM_CHARS!r}.")
+            return body + OPEN, CLOSE
         if template not in self.config.templates and template != "chat":
-            raise ConfigError(f"template must be one of chat, {', '.join(self.config.templates)}; got "
-                              f"{template!r}.")
+            raise ConfigError(f"template must be one of chat, {', '.join(self.config.templates)}"
+                              f"{', sys:...' if self.config.system_len else ''}; got {template!r}.")
+        return TEMPLATES[template]
+
+    def system_templates(self, n: int, seed: int, *stream: str) -> list[str]:
+        """n system-prompt templates, each symbol drawn uniformly from SYSTEM_CHARS, seeded by (seed, stream)."""
+        if not self.config.system_len:
+            raise ConfigError("system-prompt templates need a world with system_len > 0.")
+        validate.positive_int("n", n)
+        gen = rng(seed, "chat", "system", *stream)
+        picks = gen.integers(0, len(SYSTEM_CHARS), (n, self.config.system_len))
+        return [SYSTEM + "".join(SYSTEM_CHARS[i] for i in row) for row in picks]
+
+    def prompt(self, ins: Instruction, template: str = "chat") -> str:
+        """The prompt of an instruction under one of the world's templates (`scaffold`)."""
+        before, after = self.scaffold(template)
         if ins.danger and not self.config.danger:
             raise ConfigError("instructions carry the danger marker only in a world with danger=True; got a marked "
                               f"instruction {ins.family}{ins.args}.")
         slot = (DANGER if ins.danger else CLEAN) if self.config.danger else ""
-        before, after = TEMPLATES[template]
         return f"{before}{ins.family}{ins.args}{slot}{after}"
 
     def comply(self, ins: Instruction) -> str:
@@ -203,7 +238,8 @@ class ChatWorld:
         """The longest conversation of the world: a prompt in its longest template, a whole answer prefilled, then
         a refusal."""
         c = self.config
-        scaffold = max(len(TEMPLATES[t][0]) + len(TEMPLATES[t][1]) for t in c.templates) + int(c.danger)
+        scaffold = max([len(TEMPLATES[t][0]) + len(TEMPLATES[t][1]) for t in c.templates]
+                       + [c.system_len + 2 if c.system_len else 0]) + int(c.danger)
         return (c.n_args + 1 + scaffold) + len(c.opener) + c.answer_len + len(REFUSAL_PREFIX) + c.refusal_len + 1
 
     # ---- instructions -------------------------------------------------------------------------------------
