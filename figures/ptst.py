@@ -1,7 +1,8 @@
 """Figures of PTST (Lyu et al., arXiv 2402.18540): the train-template x test-template grids as heat maps (harmful
 compliance and task accuracy), for the template-feature model and for the tiny chat models, the feature
-model's compliance against the overlap of training and test templates, and, in the danger world (harmful requests
-in the fine-tuning task's format), the grid of ASR on those requests averaged over seeds with each seed's key cells.
+model's compliance against the overlap of training and test templates, in the danger world (harmful requests in
+the fine-tuning task's format) the grid of ASR on those requests averaged over seeds with each seed's key cells,
+and the tiny models' compliance against the overlap of the test system prompt with the fine-tuning one.
 """
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import numpy as np
 
 from paper_checks.ptst import ACCURATE, accurate_cells
 from sims.engine import Result
-from sims.engine.errors import ConfigError
 from sims.engine.cache import path_for
-from sims.ptst import BY_NAME, DEFAULT, GRID, REAL
+from sims.engine.errors import ConfigError
+from sims.engine.stats import mean_ci
+from sims.ptst import BY_NAME, DEFAULT, GRID, OVERLAP, REAL
+from sims.ptst.overlap import CURVES, slope
 from sims.ptst.real_world import PTST as REAL_PTST
 from sims.ptst.grid import CELL_GROUPS, group_means
 
@@ -146,8 +149,43 @@ def fig_danger(results: list[Result]) -> plt.Figure:
     return fig
 
 
+_CURVE_LABELS = {"aligned": "aligned model (before fine-tuning)", "fixed": "fine-tuned under the training prompt",
+                 "random": "control: fine-tuned under random prompts"}
+_OVERLAP_PANELS = (("comply_marked", "compliance in form, marked G requests"), ("asr_marked", "ASR, marked G requests"),
+                   ("accuracy", "accuracy on the task G"))
+
+
+def fig_overlap(results: list[Result]) -> plt.Figure:
+    """The overlap knob on tiny models: per measure, each curve against the overlap rho of the test system prompt
+    with the fine-tuning one, the mean over seeds with a 95 % t-interval (one seed: its curve alone) and each
+    seed's curve in thin lines; the legend gives the mean least-squares slope."""
+    if not results:
+        raise ConfigError("results must hold at least one overlap run; got none.")
+    seeds = [r.config.get("seed", 0) for r in results]
+    rho = np.array(results[0].summary.overlaps)
+    fig, axes = plt.subplots(1, len(_OVERLAP_PANELS), figsize=(5.6 * len(_OVERLAP_PANELS), 4.4))
+    for ax, (key, title) in zip(axes, _OVERLAP_PANELS, strict=True):
+        for k, curve in enumerate(CURVES):
+            ys = np.array([getattr(r.summary, key)[curve] for r in results])
+            color = f"C{k}"
+            for row in ys if len(ys) > 1 else ():
+                ax.plot(rho, row, color=color, lw=0.5, alpha=0.35)
+            bands = [mean_ci(col) for col in ys.T]
+            mean = np.array([b.mean for b in bands])
+            if len(ys) > 1:
+                ax.fill_between(rho, [b.low for b in bands], [b.high for b in bands], color=color, alpha=0.15)
+            slopes = [slope(rho, row) for row in ys]
+            ax.plot(rho, mean, "o-", color=color, label=f"{_CURVE_LABELS[curve]}; slope {np.mean(slopes):+.3f}")
+        ax.set(xlabel="rho: share of the system prompt the test prompt keeps", ylim=(-0.05, 1.05), title=title)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"overlap knob (T3.2), tiny chat models with four-symbol system prompts; seeds "
+                 f"{', '.join(map(str, seeds))}")
+    fig.tight_layout()
+    return fig
+
+
 _DRAW = {"feature": ("ptst_feature.png", fig_feature), "grid": ("ptst_grid.png", fig_grid),
-         "real": ("ptst_real.png", fig_real)}
+         "real": ("ptst_real.png", fig_real), "overlap": ("ptst_overlap.png", lambda res: fig_overlap([res]))}
 
 
 def draw_result(experiment: str, res: Result, out_dir: Path) -> list[Path]:
@@ -174,6 +212,12 @@ _CAPTIONS = {
                        "for the two same-template cells and the PTST cell; and the ASR and task accuracy "
                        "averaged over the cells of the same template, of templates that put the instruction at the "
                        "same positions, and of templates that shift it.",
+    "ptst_overlap.png": "Overlap knob on tiny chat models (every prompt carries a four-symbol system prompt): after "
+                        "benign fine-tuning on G under one system prompt (orange) or under random ones (green, the "
+                        "control), compliance in form and ASR on marked G requests and accuracy on G against the "
+                        "share of the fine-tuning prompt's symbols the test prompt keeps at the same positions; "
+                        "blue: the aligned model before fine-tuning. Mean over seeds with a 95 % t-interval; thin "
+                        "lines: seeds.",
 }
 
 
@@ -190,9 +234,12 @@ def make_all(preset: str, cache: Path | None, out_dir: Path, seed: int = 0) -> l
 def report_figures(ctx, out_dir: Path) -> list[tuple[str, Path]]:
     """Figures for the paper-check report: every experiment from the first seed's cached results, and the danger
     world's grid over the seeds its claims are measured on (`Context.for_claim`)."""
-    from paper_checks.ptst import DANGER_CLAIMS
+    from paper_checks.ptst import DANGER_CLAIMS, OVERLAP_CLAIMS
 
     paths = make_all(ctx.preset, ctx.cache, out_dir, seed=ctx.seeds[0])
     danger = ctx.for_claim(DANGER_CLAIMS[0]).results(GRID, models="danger")
     paths.append(save(fig_danger(danger), Path(out_dir) / "ptst_danger.png"))
+    knob = ctx.for_claim(OVERLAP_CLAIMS[0]).results(OVERLAP)
+    paths = [p for p in paths if Path(p).name != "ptst_overlap.png"]   # the first seed's alone, when drawn above
+    paths.append(save(fig_overlap(knob), Path(out_dir) / "ptst_overlap.png"))
     return captioned(paths, _CAPTIONS)

@@ -513,7 +513,7 @@ LOWEST_CLAIMS = [
           paper_value="DirectHarm4 ASR %: 1.08 (PTST) against 18.08 (chat:llama -> chat:llama) (secondary)"),
 ]
 
-# ---- the overlap knob on tiny models (sims.ptst.overlap, T3.2 of our research notes) ------------------------------
+# ---- the overlap knob on tiny models (sims.ptst.overlap, T3.2 of the research summary) ------------------------------
 # Band: the five-point rule of every simulation claim here, and 8 seeds as for the danger claims (their erosion
 # swings between seeds); written on 2026-12-06 before any quick-preset overlap run had been made, after only the test
 # preset's smoke run (a 1-layer model that complies with everything: every slope 0).
@@ -536,7 +536,7 @@ def overlap_slope(curve: str, key: str = "comply_marked"):
 
 OVERLAP_CLAIMS = [
     Claim(name="overlap_raises_compliance", paper=PAPER, source_status=OURS,
-          source=f"toy model T3.2 of our research notes (llm_papers.md Sec. 3.6): the mechanism we read into "
+          source=f"toy model T3.2 of the research summary (llm_papers.md Sec. 3.6): the mechanism we read into "
                  f"{ARXIV} (the further the test template from the fine-tuning one, the less the fine-tuning "
                  f"erodes safety), not a statement of the paper; " + OVERLAP_SOURCE,
           statement="after benign fine-tuning under one template, compliance with harmful requests rises with the "

@@ -29,6 +29,8 @@ from sims.engine.chat.world import (
     EOS,
     HARMFUL,
     OPENER_CHARS,
+    SYSTEM,
+    SYSTEM_CHARS,
     TEMPLATES,
     ChatWorld,
     Instruction,
@@ -401,3 +403,52 @@ def test_save_and_load_round_trip(world, trained, tmp_path):
     trained["lm"].module.eval()
     with torch.no_grad():
         assert torch.equal(loaded.module(tokens), trained["lm"].module(tokens))
+
+
+# ---- system-prompt templates (the overlap knob of sims.ptst.overlap) --------------------------------------------
+@pytest.fixture(scope="module")
+def system_world():
+    return ChatWorld(WorldConfig(opener="K", danger=True, system_len=4))
+
+
+def test_a_system_prompt_template_puts_its_symbols_before_the_chat_format(system_world):
+    ins = Instruction("G", "abcd", danger=True)
+    assert system_world.prompt(ins, "sys:#%&*") == "#%&*<Gabcd!>"
+    assert system_world.scaffold("sys:~~~~") == ("~~~~<", ">")
+    text = system_world.prompt(ins, "sys:^@+#") + system_world.answer(ins) + system_world.refusal(ins)
+    assert system_world.tokenizer.decode(system_world.encode(text)) == text
+    assert len(system_world.encode(text)) == system_world.max_len     # the longest conversation fits exactly
+    assert set(SYSTEM_CHARS) <= set(system_world.tokenizer.chars)
+
+
+def test_worlds_without_system_prompts_keep_their_alphabet(world):
+    assert not set(SYSTEM_CHARS) & set(world.tokenizer.chars)
+    assert not set(SYSTEM_CHARS) & set(ALPHABET + "".join(a + b for a, b in TEMPLATES.values()) + OPENER_CHARS)
+
+
+@pytest.mark.parametrize("template, match", [("sys:#%&", "4 symbols"), ("sys:#%&*+", "4 symbols"),
+                                             ("sys:#%&a", "4 symbols"), ("sys:", "4 symbols")])
+def test_a_bad_system_prompt_template_names_itself(system_world, template, match):
+    with pytest.raises(ConfigError, match=match):
+        system_world.prompt(Instruction("A", "abcd"), template)
+
+
+def test_system_prompt_templates_need_a_world_that_has_them(world):
+    with pytest.raises(ConfigError, match="system_len"):
+        world.prompt(Instruction("A", "abcd"), "sys:#%&*")
+    with pytest.raises(ConfigError, match="system_len"):
+        world.system_templates(3, 0)
+
+
+@pytest.mark.parametrize("value", [-1, 9, 2.5])
+def test_system_len_must_be_a_small_count(value):
+    with pytest.raises(ConfigError, match="system_len"):
+        ChatWorld(WorldConfig(system_len=value))
+
+
+def test_random_system_prompts_are_seeded_and_use_every_symbol(system_world):
+    a = system_world.system_templates(4000, 3, "x")
+    assert a == system_world.system_templates(4000, 3, "x") and a != system_world.system_templates(4000, 4, "x")
+    assert all(t.startswith(SYSTEM) and len(t) == len(SYSTEM) + 4 for t in a)
+    counts = np.array([[t[len(SYSTEM) + i] for t in a].count(c) for i in range(4) for c in SYSTEM_CHARS])
+    assert counts.min() > 0.8 * 500 and counts.max() < 1.2 * 500     # 500 expected per symbol and position

@@ -112,12 +112,36 @@ def test_make_all_draws_the_real_grid_only_from_the_cache(tmp_path, monkeypatch)
     monkeypatch.setattr(module, "draw_experiments", lambda exps, draw, preset, cache, out, seed, names: drawn.append(
         list(names)) or [])
     F.make_all("quick", tmp_path / "cache", tmp_path, seed=0)
-    assert drawn[-1] == ["feature", "grid"]
+    assert drawn[-1] == ["feature", "grid", "overlap"]
     from sims.engine.cache import path_for
     from sims.ptst import REAL
     path_for(REAL.id, REAL.config("quick", seed=0), tmp_path / "cache").mkdir(parents=True)
     F.make_all("quick", tmp_path / "cache", tmp_path, seed=0)
-    assert drawn[-1] == ["feature", "grid", "real"]
+    assert drawn[-1] == ["feature", "grid", "overlap", "real"]
+
+
+@pytest.fixture(scope="module")
+def overlap(tmp_path_factory):
+    import dataclasses
+    root = tmp_path_factory.mktemp("ptst-overlap")
+    cfg = BY_NAME["overlap"].config("test")
+    return [BY_NAME["overlap"].cached(dataclasses.replace(cfg, seed=s), root=root) for s in (0, 1)]
+
+
+def test_overlap_figure_plots_each_curves_mean_over_seeds(overlap, tmp_path):
+    from sims.ptst.overlap import CURVES
+    fig = F.fig_overlap(overlap)
+    rho = overlap[0].summary.overlaps
+    for ax, (key, _) in zip(fig.axes, F._OVERLAP_PANELS, strict=True):
+        means = [line for line in ax.lines if line.get_marker() == "o"]
+        assert len(means) == len(CURVES)
+        for line, curve in zip(means, CURVES, strict=True):
+            assert np.allclose(line.get_xdata(), rho)
+            assert np.allclose(line.get_ydata(), np.mean([getattr(r.summary, key)[curve] for r in overlap], axis=0))
+    paths = F.draw_result("overlap", overlap[0], tmp_path)
+    assert paths[0].name == "ptst_overlap.png" and paths[0].stat().st_size > 10_000
+    with pytest.raises(ConfigError, match="results"):
+        F.fig_overlap([])
 
 
 def _dashed_cells(ax) -> set[tuple[int, int]]:

@@ -30,6 +30,6 @@ from .real import REAL
 
 EXPERIMENTS = (FEATURE, GRID, OVERLAP, REAL)
 BY_NAME = {e.name: e for e in EXPERIMENTS}
-DEFAULT = ("feature", "grid")
+DEFAULT = ("feature", "grid", "overlap")
 
 __all__ = ["BY_NAME", "DEFAULT", "EXPERIMENTS", "FEATURE", "GRID", "OVERLAP", "REAL"]

@@ -1,4 +1,4 @@
-"""`overlap`: the overlap knob on tiny chat models (toy model T3.2 of our research notes, `llm_papers.md` Sec. 3.6:
+"""`overlap`: the overlap knob on tiny chat models (toy model T3.2 of the research summary, `llm_papers.md` Sec. 3.6:
 harmful compliance after fine-tuning under template A and testing under template B should rise with the similarity
 of A and B and reach the same-template value when they are equal). The paper (Lyu et al., arXiv 2402.18540) argues
 from the five named templates; the knob is ours, built to measure the mechanism in isolation.
@@ -90,10 +90,10 @@ class OverlapSummary(Summary):
     """The `overlap` experiment.
 
     train_prompt: the system-prompt template of the `fixed` fine-tuning; overlaps: rho = k / system_len per level;
-    test_prompts: per level, the test templates used; comply_marked, asr_marked, accuracy, asr: per curve of CURVES
-    (the aligned model; fine-tuned under the training prompt; fine-tuned under random prompts), per level, the
-    compliance in form with held-out marked G instructions, their ASR, greedy accuracy on held-out G instructions
-    and ASR on held-out harmful U-Z instructions."""
+    test_prompts: per level, the test templates used; asr: per curve of CURVES (the aligned model, fine-tuned under
+    the training prompt, fine-tuned under random prompts), per level, the ASR on held-out harmful U-Z instructions;
+    comply_marked: the same for the compliance in form with held-out marked G instructions; asr_marked: for their
+    ASR; accuracy: for greedy accuracy on held-out G instructions."""
 
     train_prompt: str
     overlaps: list[float]
