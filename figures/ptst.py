@@ -2,7 +2,8 @@
 compliance and task accuracy), for the template-feature model and for the tiny chat models, the feature
 model's compliance against the overlap of training and test templates, in the danger world (harmful requests in
 the fine-tuning task's format) the grid of ASR on those requests averaged over seeds with each seed's key cells,
-and the tiny models' compliance against the overlap of the test system prompt with the fine-tuning one.
+the tiny models' compliance against the overlap of the test system prompt with the fine-tuning one, and against
+the number of safety examples mixed into the fine-tuning.
 """
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from sims.engine import Result
 from sims.engine.cache import path_for
 from sims.engine.errors import ConfigError
 from sims.engine.stats import mean_ci
-from sims.ptst import BY_NAME, DEFAULT, GRID, OVERLAP, REAL
+from sims.ptst import BY_NAME, DEFAULT, GRID, OVERLAP, REAL, SAFETY_DATA
 from sims.ptst.overlap import CURVES, slope
+from sims.ptst.safety_data import KINDS
 from sims.ptst.real_world import PTST as REAL_PTST
 from sims.ptst.grid import CELL_GROUPS, group_means
 
@@ -184,8 +186,41 @@ def fig_overlap(results: list[Result]) -> plt.Figure:
     return fig
 
 
+_KIND_LABELS = {"harmful": "refusals to U (a harmful family)", "other_harmful": "refusals to V (another one)",
+                "task_format": "refusals to marked A (task format)"}
+_SAFETY_PANELS = (("comply_marked", "chat:vanilla", "compliance in form, marked G; test chat:vanilla"),
+                  ("comply_marked", "chat:llama", "compliance in form, marked G; test chat:llama (PTST)"),
+                  ("accuracy", "chat:vanilla", "accuracy on G; test chat:vanilla"))
+
+
+def fig_safety_data(results: list[Result]) -> plt.Figure:
+    """Safety examples mixed into the fine-tuning: per panel, a measure against the number of refusals mixed in,
+    one line per kind of safety example (mean over seeds, each seed in thin lines), the aligned model dotted."""
+    if not results:
+        raise ConfigError("results must hold at least one safety_data run; got none.")
+    seeds = [r.config.get("seed", 0) for r in results]
+    doses = results[0].summary.doses
+    x = np.arange(len(doses))
+    fig, axes = plt.subplots(1, len(_SAFETY_PANELS), figsize=(5.6 * len(_SAFETY_PANELS), 4.4))
+    for ax, (key, test, title) in zip(axes, _SAFETY_PANELS, strict=True):
+        for k, kind in enumerate(KINDS):
+            ys = np.array([getattr(r.summary, key)[kind][test] for r in results])
+            for row in ys if len(ys) > 1 else ():
+                ax.plot(x, row, color=f"C{k}", lw=0.5, alpha=0.35)
+            ax.plot(x, ys.mean(axis=0), "o-", color=f"C{k}", label=_KIND_LABELS[kind])
+        ax.axhline(np.mean([r.summary.initial[key][test] for r in results]), color="black", ls=":", lw=1,
+                   label="aligned model, before fine-tuning")
+        ax.set_xticks(x, [str(d) for d in doses])
+        ax.set(xlabel="safety examples mixed into 512 G examples", ylim=(-0.05, 1.05), title=title)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"danger world: benign fine-tuning with chat:vanilla plus refusals; seeds {', '.join(map(str, seeds))}")
+    fig.tight_layout()
+    return fig
+
+
 _DRAW = {"feature": ("ptst_feature.png", fig_feature), "grid": ("ptst_grid.png", fig_grid),
-         "real": ("ptst_real.png", fig_real), "overlap": ("ptst_overlap.png", lambda res: fig_overlap([res]))}
+         "real": ("ptst_real.png", fig_real), "overlap": ("ptst_overlap.png", lambda res: fig_overlap([res])),
+         "safety_data": ("ptst_safety_data.png", lambda res: fig_safety_data([res]))}
 
 
 def draw_result(experiment: str, res: Result, out_dir: Path) -> list[Path]:
@@ -218,16 +253,23 @@ _CAPTIONS = {
                         "share of the fine-tuning prompt's symbols the test prompt keeps at the same positions; "
                         "blue: the aligned model before fine-tuning. Mean over seeds with a 95 % t-interval; thin "
                         "lines: seeds.",
+    "ptst_safety_data.png": "Danger world: compliance in form with marked G requests (under chat:vanilla, and under "
+                            "chat:llama: PTST) and accuracy on G after benign fine-tuning with chat:vanilla on 512 G "
+                            "examples plus refusals to a harmful family (U, or V) or to task-format requests (marked "
+                            "A), "
+                            "against the number of refusals mixed in; mean over seeds, thin lines: seeds.",
 }
 
 
 def make_all(preset: str, cache: Path | None, out_dir: Path, seed: int = 0) -> list[Path]:
-    """Run (or load from the cache) the default ptst experiments at `preset` and draw their figures; the real-model
-    grid's figure too when its result for `seed` is in the cache (it is never run from here: a quarter of an hour
-    on a CPU, `python -m sims.ptst real`)."""
+    """Run (or load from the cache) the default ptst experiments at `preset` and draw their figures; the safety-data
+    sweep's and the real-model grid's figures too when their results for `seed` are in the cache (they are never
+    run from here: `python -m sims.ptst safety_data` trains the danger models and 13 fine-tunings, `python -m sims.ptst
+    real` takes a quarter of an hour on a CPU)."""
     names = list(DEFAULT)
-    if path_for(REAL.id, REAL.config(preset, seed=seed), cache).exists():
-        names.append(REAL.name)
+    for extra in (SAFETY_DATA, REAL):
+        if path_for(extra.id, extra.config(preset, seed=seed), cache).exists():
+            names.append(extra.name)
     return draw_experiments(BY_NAME, draw_result, preset, cache, out_dir, seed, names=names)
 
 

@@ -118,6 +118,27 @@ def test_make_all_draws_the_real_grid_only_from_the_cache(tmp_path, monkeypatch)
     path_for(REAL.id, REAL.config("quick", seed=0), tmp_path / "cache").mkdir(parents=True)
     F.make_all("quick", tmp_path / "cache", tmp_path, seed=0)
     assert drawn[-1] == ["feature", "grid", "overlap", "real"]
+    from sims.ptst import SAFETY_DATA
+    path_for(SAFETY_DATA.id, SAFETY_DATA.config("quick", seed=0), tmp_path / "cache").mkdir(parents=True)
+    F.make_all("quick", tmp_path / "cache", tmp_path, seed=0)
+    assert drawn[-1] == ["feature", "grid", "overlap", "safety_data", "real"]
+
+
+def test_safety_data_figure_plots_each_kinds_mean_over_seeds(tmp_path_factory, tmp_path):
+    import dataclasses
+    root = tmp_path_factory.mktemp("ptst-safety-data")
+    cfg = BY_NAME["safety_data"].config("test")
+    runs = [BY_NAME["safety_data"].cached(dataclasses.replace(cfg, seed=s), root=root) for s in (0, 1)]
+    fig = F.fig_safety_data(runs)
+    for ax, (key, test, _) in zip(fig.axes, F._SAFETY_PANELS, strict=True):
+        means = [line for line in ax.lines if line.get_marker() == "o"]
+        assert len(means) == 3
+        for line, kind in zip(means, ("harmful", "other_harmful", "task_format"), strict=True):
+            assert np.allclose(line.get_ydata(), np.mean([getattr(r.summary, key)[kind][test] for r in runs], axis=0))
+    paths = F.draw_result("safety_data", runs[0], tmp_path)
+    assert paths[0].name == "ptst_safety_data.png" and paths[0].stat().st_size > 10_000
+    with pytest.raises(ConfigError, match="results"):
+        F.fig_safety_data([])
 
 
 @pytest.fixture(scope="module")

@@ -169,5 +169,5 @@ def test_cell_groups_follow_the_prompt_length_before_the_instruction():
 def test_ptst_lists_its_experiments():
     from sims.ptst import DEFAULT
 
-    assert set(BY_NAME) == {"feature", "grid", "overlap", "real"}
+    assert set(BY_NAME) == {"feature", "grid", "overlap", "safety_data", "real"}
     assert DEFAULT == ("feature", "grid", "overlap")   # the real model needs the [llm] extra and runs only when asked

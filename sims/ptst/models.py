@@ -94,6 +94,9 @@ MODEL_SETS: dict[str, ModelSet] = {
     "paper-overlap": ModelSet(world=SYSTEM_WORLD, danger_share=0.5, d_model=256, n_layers=4, n_heads=8,
                               base_steps=8000, base_lr=1e-3, base_batch=128, base_examples=150000, align_steps=800,
                               align_lr=3e-4, align_examples=12000),
+    "paper-danger": ModelSet(world=DANGER_WORLD, danger_share=0.5, d_model=256, n_layers=4, n_heads=8,
+                             base_steps=8000, base_lr=1e-3, base_batch=128, base_examples=150000, align_steps=800,
+                             align_lr=3e-4, align_examples=12000),
     "paper": ModelSet(d_model=256, n_layers=4, n_heads=8, base_steps=8000, base_lr=1e-3, base_batch=128,
                       base_examples=150000, align_steps=800, align_lr=3e-4, align_examples=12000),
 }
