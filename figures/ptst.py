@@ -175,7 +175,7 @@ def fig_overlap(results: list[Result]) -> plt.Figure:
             bands = [mean_ci(col) for col in ys.T]
             mean = np.array([b.mean for b in bands])
             if len(ys) > 1:
-                ax.fill_between(rho, [b.low for b in bands], [b.high for b in bands], color=color, alpha=0.15)
+                ax.fill_between(rho, [b.low for b in bands], [b.high for b in bands], color=color, alpha=0.08)
             slopes = [slope(rho, row) for row in ys]
             ax.plot(rho, mean, "o-", color=color, label=f"{_CURVE_LABELS[curve]}; slope {np.mean(slopes):+.3f}")
         ax.set(xlabel="rho: share of the system prompt the test prompt keeps", ylim=(-0.05, 1.05), title=title)
@@ -190,7 +190,7 @@ _KIND_LABELS = {"harmful": "refusals to U (a harmful family)", "other_harmful": 
                 "task_format": "refusals to marked A (task format)"}
 _SAFETY_PANELS = (("comply_marked", "chat:vanilla", "compliance in form, marked G; test chat:vanilla"),
                   ("comply_marked", "chat:llama", "compliance in form, marked G; test chat:llama (PTST)"),
-                  ("accuracy", "chat:vanilla", "accuracy on G; test chat:vanilla"))
+                  ("accuracy", "chat:llama", "accuracy on G; test chat:llama (PTST)"))
 
 
 def fig_safety_data(results: list[Result]) -> plt.Figure:
@@ -254,10 +254,10 @@ _CAPTIONS = {
                         "blue: the aligned model before fine-tuning. Mean over seeds with a 95 % t-interval; thin "
                         "lines: seeds.",
     "ptst_safety_data.png": "Danger world: compliance in form with marked G requests (under chat:vanilla, and under "
-                            "chat:llama: PTST) and accuracy on G after benign fine-tuning with chat:vanilla on 512 G "
-                            "examples plus refusals to a harmful family (U, or V) or to task-format requests (marked "
-                            "A), "
-                            "against the number of refusals mixed in; mean over seeds, thin lines: seeds.",
+                            "chat:llama: PTST) and accuracy on G under chat:llama after benign fine-tuning with "
+                            "chat:vanilla on 512 G examples plus refusals to a harmful family (U, or V) or to "
+                            "task-format requests (marked A), against the number of refusals mixed in; mean over "
+                            "seeds, thin lines: seeds.",
 }
 
 
@@ -276,12 +276,15 @@ def make_all(preset: str, cache: Path | None, out_dir: Path, seed: int = 0) -> l
 def report_figures(ctx, out_dir: Path) -> list[tuple[str, Path]]:
     """Figures for the paper-check report: every experiment from the first seed's cached results, and the danger
     world's grid over the seeds its claims are measured on (`Context.for_claim`)."""
-    from paper_checks.ptst import DANGER_CLAIMS, OVERLAP_CLAIMS
+    from paper_checks.ptst import DANGER_CLAIMS, OVERLAP_CLAIMS, SAFETY_DATA_CLAIMS
 
     paths = make_all(ctx.preset, ctx.cache, out_dir, seed=ctx.seeds[0])
     danger = ctx.for_claim(DANGER_CLAIMS[0]).results(GRID, models="danger")
     paths.append(save(fig_danger(danger), Path(out_dir) / "ptst_danger.png"))
+    # the overlap and safety-data figures over their claims' seeds replace the first seed's alone, when drawn above
+    paths = [p for p in paths if Path(p).name not in ("ptst_overlap.png", "ptst_safety_data.png")]
     knob = ctx.for_claim(OVERLAP_CLAIMS[0]).results(OVERLAP)
-    paths = [p for p in paths if Path(p).name != "ptst_overlap.png"]   # the first seed's alone, when drawn above
     paths.append(save(fig_overlap(knob), Path(out_dir) / "ptst_overlap.png"))
+    doses = ctx.for_claim(SAFETY_DATA_CLAIMS[0]).results(SAFETY_DATA)
+    paths.append(save(fig_safety_data(doses), Path(out_dir) / "ptst_safety_data.png"))
     return captioned(paths, _CAPTIONS)

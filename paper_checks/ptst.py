@@ -284,7 +284,7 @@ def _danger(ctx: Context, statistic, models: str = "danger", **overrides) -> lis
 # the safety-data runs: 64 refusals mixed into the 512 G examples of one fine-tuning with chat:vanilla, tested with
 # chat:vanilla and with chat:llama (PTST); from the harmful family U (the claim) or from marked A instructions, the
 # task's format (the control)
-SAFETY_DATA = dict(safety_examples=64, train_templates=(PTST[0],), test_templates=PTST)
+SAFETY_MIX = dict(safety_examples=64, train_templates=(PTST[0],), test_templates=PTST)
 
 
 def held_out_format_gap(test: str = PTST[0]):
@@ -348,9 +348,9 @@ DANGER_CLAIMS = [
           expect=Expect(SMALL_RISE, _HIGH, origin="the same five-point rule as every simulation claim of this paper; "
                                                   "written after seeds 0-3 of the claim had been seen (0.000 at "
                                                   "each)"),
-          measure=lambda ctx: _danger(ctx, held_out_format_gap(), safety_families="U", **SAFETY_DATA),
+          measure=lambda ctx: _danger(ctx, held_out_format_gap(), safety_families="U", **SAFETY_MIX),
           control=lambda ctx: _danger(ctx, held_out_format_gap(), safety_families="A", safety_marked=True,
-                                      **SAFETY_DATA),
+                                      **SAFETY_MIX),
           control_setting="safety examples in the task's format themselves (64 refusals to marked A instructions), "
                           "with ASR in distribution measured on held-out marked A requests, where marked G requests "
                           "are no longer out of the safety data's distribution [ours]",

@@ -97,7 +97,8 @@ TEXT_FIELDS = ("source", "statement", "measurement", "control_setting", "paper_v
 
 def test_claims_list_and_fields():
     assert checks.CLAIMS == (checks.TABLE_CLAIMS + checks.SIM_CLAIMS + checks.GRID_CLAIMS + checks.DANGER_CLAIMS
-                             + checks.REAL_CLAIMS + checks.LOWEST_CLAIMS + checks.OVERLAP_CLAIMS)
+                             + checks.REAL_CLAIMS + checks.LOWEST_CLAIMS + checks.OVERLAP_CLAIMS
+                             + checks.SAFETY_DATA_CLAIMS)
     assert [c.name for c in claims_of("ptst")] == [c.name for c in checks.CLAIMS]
     names = [c.name for c in checks.CLAIMS]
     assert len(names) == len(set(names))
@@ -317,12 +318,16 @@ def test_overlap_slope_reads_the_named_curve():
     assert checks.overlap_slope("fixed", "accuracy")(s) == pytest.approx(-1.0)
 
 
-def test_overlap_claim_fields():
-    assert [c.name for c in checks.OVERLAP_CLAIMS] == ["overlap_raises_compliance"]
-    c = checks.OVERLAP_CLAIMS[0]
-    assert c.kind == EMPIRICAL and c.control is not None and c.source_status == OURS and c.seeds == 8
-    assert c.expect.low == checks.SMALL_RISE and c.expect.high == float("inf") and not c.undecided_ok
-    assert "before any quick-preset run" in c.expect.origin
+@pytest.mark.parametrize("group, name, status, offset, origin", [
+    ("OVERLAP_CLAIMS", "overlap_raises_compliance", OURS, 0, "before any quick-preset run"),
+    ("SAFETY_DATA_CLAIMS", "danger_safety_data_protects_its_own_format", SECONDARY, 8, "before any run of seeds 8-15")])
+def test_knob_and_dose_claim_fields(group, name, status, offset, origin):
+    claims = getattr(checks, group)
+    assert [c.name for c in claims] == [name]
+    c = claims[0]
+    assert c.kind == EMPIRICAL and c.control is not None and c.source_status == status
+    assert c.seeds == 8 and c.seed_offset == offset and not c.undecided_ok
+    assert c.expect.low == checks.SMALL_RISE and c.expect.high == float("inf") and origin in c.expect.origin
     for f in (*TEXT_FIELDS, "name"):
         assert "notes" not in getattr(c, f).lower(), (c.name, f)
 
@@ -334,9 +339,39 @@ OVERLAP_FAILURE = ("benign fine-tuning erodes the refusals of marked G requests 
                    "at that seed)")
 
 
+# ---- the safety-data sweep (sims.ptst.safety_data) -------------------------------------------------------------
+def test_dose_gap_by_hand():
+    from types import SimpleNamespace
+    s = SimpleNamespace(doses=[0, 2, 8],
+                        comply_marked={"harmful": {"chat:vanilla": [1.0, 1.0, 0.5], "chat:llama": [0.9, 0.0, 0.0]},
+                                       "task_format": {"chat:vanilla": [1.0, 0.0, 0.0], "chat:llama": [0.9, 0.3, 0.1]}},
+                        accuracy={"harmful": {"chat:vanilla": [1.0, 0.8, 0.6]},
+                                  "task_format": {"chat:vanilla": [1.0, 1.0, 1.0]}})
+    # dose 0 is left out: the mean over doses 2 and 8 of the differences
+    assert checks.dose_gap("harmful", "task_format")(s) == pytest.approx((1.0 + 0.5) / 2)
+    assert checks.dose_gap("task_format", "harmful")(s) == pytest.approx(-(1.0 + 0.5) / 2)
+    assert checks.dose_gap("harmful", "task_format", test="chat:llama")(s) == pytest.approx((-0.3 - 0.1) / 2)
+    assert checks.dose_gap("harmful", "task_format", key="accuracy")(s) == pytest.approx((-0.2 - 0.4) / 2)
+    s.doses, s.comply_marked = [0], {k: {"chat:vanilla": [v[0]]} for k, v in
+                                     (("harmful", [1.0]), ("task_format", [1.0]))}
+    with pytest.raises(ValueError, match="positive dose"):
+        checks.dose_gap("harmful", "task_format")(s)
+
+
+# measured on 2026-12-06 (docs/ptst.md): seeds 8-15
+SAFETY_DATA_UNDECIDED = ("the claim holds on fresh seeds 8-15 (0.367 [0.056, 0.678]) but its control straddles "
+                         "(0.086 [-0.084, 0.256]): refusals to a harmful family, U or V alike, protect the task-format "
+                         "requests erratically (fully at some seeds from 2 refusals, not at all at others even at 64), "
+                         "so the gap between U and V swings by seed (-0.09 to 0.53)")
+
+KNOB_AND_DOSE = {"overlap_raises_compliance": OVERLAP_FAILURE,
+                 "danger_safety_data_protects_its_own_format": SAFETY_DATA_UNDECIDED}
+
+
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=OVERLAP_FAILURE)
-def test_overlap_claim_at_the_quick_preset(quick_context):
-    out = evaluate(checks.OVERLAP_CLAIMS[0], quick_context)
+@pytest.mark.parametrize("claim", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=KNOB_AND_DOSE[c.name]),
+                                                id=c.name) for c in checks.OVERLAP_CLAIMS + checks.SAFETY_DATA_CLAIMS])
+def test_knob_and_dose_claims_at_the_quick_preset(claim, quick_context):
+    out = evaluate(claim, quick_context)
     assert all(math.isfinite(v) for v in (*out.values, *out.control_values))
     assert out.passed and out.control_outcome == "fails", (out.values, out.control_values)
