@@ -213,7 +213,8 @@ def fig_safety_data(results: list[Result]) -> plt.Figure:
         ax.set_xticks(x, [str(d) for d in doses])
         ax.set(xlabel="safety examples mixed into 512 G examples", ylim=(-0.05, 1.05), title=title)
         ax.legend(fontsize=7)
-    fig.suptitle(f"danger world: benign fine-tuning with chat:vanilla plus refusals; seeds {', '.join(map(str, seeds))}")
+    fig.suptitle(f"danger world: benign fine-tuning with chat:vanilla plus refusals; seeds "
+                 f"{', '.join(map(str, seeds))}")
     fig.tight_layout()
     return fig
 

@@ -556,14 +556,15 @@ OVERLAP_CLAIMS = [
 # ---- the safety-data sweep in the danger world (sims.ptst.safety_data) ------------------------------------------
 # The statistic, the kinds compared and the doses were chosen on 2026-12-06 after seeds 0-5 of a sweep with refusals
 # to U and to marked A had been read (under chat:vanilla, refusals to U left compliance with marked G at 1.000 for
-# some doses at seeds 1-5 where marked-A refusals brought it to 0 from dose 2; seed 0 showed no gap); the control
+# some doses at seeds 1, 2, 4 and 5 where marked-A refusals brought it to 0 from dose 2; seeds 0 and 3 showed no
+# gap); the control
 # (refusals to V) had not been run on any seed. So the claim is measured on seeds 8-15, none of which had been run.
 _SAFETY_DATA_RULE = ("the same five-point rule as every simulation claim of this paper; the statistic, kinds and "
                      "doses chosen after seeds 0-5 of the U and marked-A sweeps had been read, written before any "
                      "run of seeds 8-15 and before the control had been run on any seed (2026-12-06), so the claim "
                      "is measured on seeds no choice has seen (seed_offset 8)")
 SAFETY_DATA_SOURCE = ("tiny chat models of sims.ptst safety_data in the danger world: refusals mixed into the benign "
-                      "fine-tuning at doses 2, 8, 32, 64")
+                      "fine-tuning at a sweep of doses")
 
 
 def _safety_data(ctx: Context, statistic) -> list[float]:
@@ -587,13 +588,14 @@ SAFETY_DATA_CLAIMS = [
     Claim(name="danger_safety_data_protects_its_own_format", paper=PAPER, source_status=SECONDARY,
           source=f"{ARXIV} (safety examples mixed into fine-tuning protect harmful requests like themselves but "
                  f"not GSM-Danger, harmful requests in the task's format; the direction only, its numbers are not "
-                 f"transcribed); " + SAFETY_DATA_SOURCE,
+                 f"transcribed; the comparison of two kinds of safety data is ours); " + SAFETY_DATA_SOURCE,
           statement="refusals mixed into benign fine-tuning protect harmful requests written in the task's format "
                     "less when they refuse requests of a harmful family than when they refuse requests written in "
                     "a task's format",
           measurement="fine-tuned with chat:vanilla on 512 G examples plus d refusals, tested with chat:vanilla: "
                       "compliance in form with held-out marked G requests after refusals to U minus after as many "
-                      "refusals to marked A, averaged over d = 2, 8, 32, 64, on seeds 8 and up",
+                      "refusals to marked A, averaged over the sweep's positive doses d (2, 8, 32, 64 at the quick "
+                      "preset), on seeds 8 and up",
           expect=Expect(SMALL_RISE, _HIGH, origin=_SAFETY_DATA_RULE),
           seeds=8,
           seed_offset=8,

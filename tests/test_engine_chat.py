@@ -422,7 +422,11 @@ def test_a_system_prompt_template_puts_its_symbols_before_the_chat_format(system
 
 
 def test_worlds_without_system_prompts_keep_their_alphabet(world):
-    assert not set(SYSTEM_CHARS) & set(world.tokenizer.chars)
+    danger = ChatWorld(WorldConfig(opener="K", templates=PTST, danger=True))
+    for w in (world, danger):
+        assert not set(SYSTEM_CHARS) & set(w.tokenizer.chars)
+    assert danger.tokenizer.chars == sorted(set(world.tokenizer.chars) | {DANGER, CLEAN})
+    assert danger.max_len == world.max_len + 1                  # the danger slot, and nothing from system prompts
     assert not set(SYSTEM_CHARS) & set(ALPHABET + "".join(a + b for a, b in TEMPLATES.values()) + OPENER_CHARS)
 
 

@@ -334,7 +334,7 @@ def test_knob_and_dose_claim_fields(group, name, status, offset, origin):
 
 # measured on 2026-12-06 (docs/ptst.md): seeds 0-7
 OVERLAP_FAILURE = ("benign fine-tuning erodes the refusals of marked G requests about equally under every system "
-                   "prompt (compliance 0.87-1.00 at five seeds, 0.20 at one, at every overlap): slope 0.060 [-0.087, "
+                   "prompt (compliance 0.865-1.00 at six seeds, 0.20 at one, at every overlap): slope 0.060 [-0.087, "
                    "0.207], one seed carrying it (0.494); the control straddles too (0.088 [-0.131, 0.306], 0.734 "
                    "at that seed)")
 
@@ -369,8 +369,9 @@ KNOB_AND_DOSE = {"overlap_raises_compliance": OVERLAP_FAILURE,
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("claim", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=KNOB_AND_DOSE[c.name]),
-                                                id=c.name) for c in checks.OVERLAP_CLAIMS + checks.SAFETY_DATA_CLAIMS])
+@pytest.mark.parametrize("claim", [
+    pytest.param(c, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=KNOB_AND_DOSE[c.name]),
+                 id=c.name) for c in checks.OVERLAP_CLAIMS + checks.SAFETY_DATA_CLAIMS])
 def test_knob_and_dose_claims_at_the_quick_preset(claim, quick_context):
     out = evaluate(claim, quick_context)
     assert all(math.isfinite(v) for v in (*out.values, *out.control_values))

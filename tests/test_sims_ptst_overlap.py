@@ -33,6 +33,8 @@ def test_knob_prompts_share_exactly_keep_positions_with_the_training_prompt(keep
 
 def test_full_overlap_is_the_training_prompt_itself():
     assert knob_prompts("sys:~~^#", 4, 8, 1) == ["sys:~~^#"]
+    with pytest.raises(ConfigError, match="variants"):
+        knob_prompts("sys:~~^#", 4, 0, 1)
 
 
 @pytest.mark.parametrize("args, match", [(("#%&*", 1, 2, 0), "train_prompt"), (("sys:#%&*", 5, 2, 0), "keep"),
@@ -97,7 +99,7 @@ def test_overlap_summary_covers_every_curve_and_level(result):
     assert "slope" in OVERLAP.summarize(result)
 
 
-def test_overlap_is_deterministic(result, tmp_path):
+def test_overlap_is_deterministic(result):
     again = OVERLAP.run(OVERLAP.config("test"))
     assert again.summary == result.summary
 

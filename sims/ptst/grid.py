@@ -85,7 +85,8 @@ class GridConfig:
         validate.positive_int("safety_examples", self.safety_examples, 0)
         if self.safety_marked:
             if not model_set(self.models).world.danger:
-                raise validate.ConfigError(f"safety_marked needs a danger world (models danger or test-danger); got "
+                raise validate.ConfigError(f"safety_marked needs a danger world (models danger, test-danger, "
+                                           f"danger-safe-prompt or paper-danger); got "
                                            f"models {self.models!r}.")
             if not self.safety_families or any(f not in BENIGN for f in self.safety_families):
                 raise validate.ConfigError(f"safety_families must be benign families {BENIGN} with safety_marked; "

@@ -17,9 +17,9 @@ analogue of the paper's GSM-Danger): the base model complies with them, the alig
 that share of its refusals, the rest being U-Z). The benign fine-tuning task G is never seen marked before the
 grid, where marked G instructions measure harmful compliance in the fine-tuning task's own format.
 
-In the system-prompt world (presets `overlap`, `test-overlap`: a danger world whose prompts all carry a system
-prompt of four symbols, `#%&*<Gabcd.>`, for the overlap experiment `sims.ptst.overlap`) every prompt of both
-trainings gets its own random system prompt instead of one of the five templates: the models learn to help and to
+In the system-prompt world (presets `overlap`, `test-overlap`, `paper-overlap`: a danger world whose prompts all
+carry a system prompt of four symbols, `#%&*<Gabcd.>`, for the overlap experiment `sims.ptst.overlap`) every prompt of
+both trainings gets its own random system prompt instead of one of the five templates: the models learn to help and to
 refuse whatever the system prompt says, and no system prompt is special before the benign fine-tuning.
 
 `load_models(name, seed)` trains both once per (preset, seed) and caches them under

@@ -68,7 +68,8 @@ class OverlapConfig:
         """Raise ConfigError naming the first bad field."""
         spec = model_set(self.models)
         if not spec.world.system_len or not spec.world.danger:
-            raise ConfigError(f"models must be a danger world with system prompts (overlap or test-overlap); got "
+            raise ConfigError(f"models must be a danger world with system prompts (overlap, test-overlap or "
+                              f"paper-overlap); got "
                               f"{self.models!r}.")
         for name in ("n_train", "steps", "batch_size", "n_eval", "variants"):
             validate.positive_int(name, getattr(self, name))
@@ -113,9 +114,9 @@ def knob_prompts(train_prompt: str, keep: int, variants: int, seed: int, *stream
     body = train_prompt[len(SYSTEM):]
     if not 0 <= keep <= len(body):
         raise ConfigError(f"keep must lie in [0, {len(body)}]; got {keep}.")
+    validate.positive_int("variants", variants)
     if keep == len(body):
         return [train_prompt]
-    validate.positive_int("variants", variants)
     gen = rng(seed, "ptst", "overlap", "knob", keep, *stream)
     out = []
     for _ in range(variants):

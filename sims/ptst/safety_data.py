@@ -68,7 +68,7 @@ class SafetyDataConfig:
         spec = model_set(self.models)
         if not spec.world.danger or spec.world.system_len:
             raise ConfigError(f"models must be a danger world with the five templates (danger, test-danger, "
-                              f"danger-safe-prompt); got {self.models!r}.")
+                              f"danger-safe-prompt, paper-danger); got {self.models!r}.")
         validate.non_empty("doses", self.doses)
         if any(not isinstance(d, int) or d < 0 for d in self.doses) or list(self.doses) != sorted(set(self.doses)):
             raise ConfigError(f"doses must be distinct whole numbers from 0 in increasing order; got {self.doses}.")
