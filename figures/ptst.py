@@ -151,6 +151,11 @@ def fig_danger(results: list[Result]) -> plt.Figure:
     return fig
 
 
+def _seeds(seeds: list[int]) -> str:
+    """ "seed 3" or "seeds 0, 1, 2"."""
+    return f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {', '.join(map(str, seeds))}"
+
+
 _CURVE_LABELS = {"aligned": "aligned model (before fine-tuning)", "fixed": "fine-tuned under the training prompt",
                  "random": "control: fine-tuned under random prompts"}
 _OVERLAP_PANELS = (("comply_marked", "compliance in form, marked G requests"), ("asr_marked", "ASR, marked G requests"),
@@ -180,8 +185,7 @@ def fig_overlap(results: list[Result]) -> plt.Figure:
             ax.plot(rho, mean, "o-", color=color, label=f"{_CURVE_LABELS[curve]}; slope {np.mean(slopes):+.3f}")
         ax.set(xlabel="rho: share of the system prompt the test prompt keeps", ylim=(-0.05, 1.05), title=title)
         ax.legend(fontsize=7)
-    fig.suptitle(f"overlap knob (T3.2), tiny chat models with four-symbol system prompts; seeds "
-                 f"{', '.join(map(str, seeds))}")
+    fig.suptitle(f"overlap knob (T3.2), tiny chat models with four-symbol system prompts; {_seeds(seeds)}")
     fig.tight_layout()
     return fig
 
@@ -213,8 +217,7 @@ def fig_safety_data(results: list[Result]) -> plt.Figure:
         ax.set_xticks(x, [str(d) for d in doses])
         ax.set(xlabel="safety examples mixed into 512 G examples", ylim=(-0.05, 1.05), title=title)
         ax.legend(fontsize=7)
-    fig.suptitle(f"danger world: benign fine-tuning with chat:vanilla plus refusals; seeds "
-                 f"{', '.join(map(str, seeds))}")
+    fig.suptitle(f"danger world: benign fine-tuning with chat:vanilla plus refusals; {_seeds(seeds)}")
     fig.tight_layout()
     return fig
 
