@@ -78,10 +78,7 @@ class GridConfig:
             validate.non_empty(name, getattr(self, name))
             for t in getattr(self, name):
                 validate.one_of(name, t, TEMPLATES)
-        for name in ("n_train", "steps", "batch_size", "n_eval"):
-            validate.positive_int(name, getattr(self, name))
-        validate.positive("lr", self.lr)
-        validate.positive_int("warmup", self.warmup, 0)
+        validate_finetuning(self)
         validate.positive_int("safety_examples", self.safety_examples, 0)
         if self.safety_marked:
             if not model_set(self.models).world.danger:
@@ -95,7 +92,26 @@ class GridConfig:
                 or set(self.safety_families) == set(HARMFUL):
             raise validate.ConfigError(f"safety_families must be some but not all of the harmful families "
                                        f"{HARMFUL}; got {self.safety_families!r}.")
-        validate.seed("seed", self.seed)
+
+
+def validate_finetuning(cfg) -> None:
+    """Raise ConfigError naming the first bad field of the benign fine-tuning every tiny-model ptst experiment
+    shares (n_train, steps, batch_size, lr, warmup, n_eval, seed)."""
+    for name in ("n_train", "steps", "batch_size", "n_eval"):
+        validate.positive_int(name, getattr(cfg, name))
+    validate.positive("lr", cfg.lr)
+    validate.positive_int("warmup", cfg.warmup, 0)
+    validate.seed("seed", cfg.seed)
+
+
+def finetuned(aligned, world, name: str, data, cfg):
+    """A copy of the aligned model fully fine-tuned on `data` (prompt ids, response ids) with the config's steps,
+    batch size, lr and warm-up (AdamW), batches seeded by the config's seed: the benign fine-tuning of every
+    tiny-model ptst experiment."""
+    lm = as_lm(copy.deepcopy(aligned.module), world, name)
+    finetune(lm, data, FinetuneConfig(method="full", steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
+                                      warmup=cfg.warmup, seed=int_seed(cfg.seed, "ptst", "grid-batches")))
+    return lm
 
 
 QUICK = GridConfig()
@@ -194,10 +210,7 @@ def run_grid(cfg: GridConfig) -> Result:
     progress = bar(len(cfg.train_templates), "ptst.grid", unit="fine-tuning")
     try:
         for train in cfg.train_templates:
-            lm = as_lm(copy.deepcopy(models.aligned.module), world, f"ptst-{train}")
-            ft = FinetuneConfig(method="full", steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
-                                warmup=cfg.warmup, seed=int_seed(cfg.seed, "ptst", "grid-batches"))
-            finetune(lm, training_set(world, cfg, train), ft)
+            lm = finetuned(models.aligned, world, f"ptst-{train}", training_set(world, cfg, train), cfg)
             asr[train] = {t: _asr(lm, world, harmful, t, cfg, train) for t in cfg.test_templates}
             acc[train] = {t: task_accuracy(lm, world, task, template=t) for t in cfg.test_templates}
             asr_in[train] = ({t: _asr(lm, world, inside, t, cfg, train, "in") for t in cfg.test_templates}

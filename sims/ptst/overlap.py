@@ -24,22 +24,20 @@ robin to a level's test prompts.
 """
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from sims.engine import Experiment, Result, Summary, int_seed, rng, validate
+from sims.engine import Experiment, Result, Summary, rng, validate
 from sims.engine.cache import config_dict
-from sims.engine.chat.checkpoints import as_lm
 from sims.engine.chat.measure import TEMPERATURE, TOP_P, attack_success, compliance_rate, task_accuracy
 from sims.engine.chat.world import HARMFUL, NEW_TASK, SYSTEM, SYSTEM_CHARS, ChatWorld, Instruction, prompts_and
 from sims.engine.errors import ConfigError
-from sims.engine.lm.finetune import FinetuneConfig, finetune
 from sims.engine.progress import bar
 from sims.engine.torch_layer import single_thread
 
+from .grid import finetuned, validate_finetuning
 from .models import load_models, model_set
 
 CURVES = ("aligned", "fixed", "random")
@@ -71,14 +69,11 @@ class OverlapConfig:
             raise ConfigError(f"models must be a danger world with system prompts (overlap, test-overlap or "
                               f"paper-overlap); got "
                               f"{self.models!r}.")
-        for name in ("n_train", "steps", "batch_size", "n_eval", "variants"):
-            validate.positive_int(name, getattr(self, name))
-        validate.positive("lr", self.lr)
-        validate.positive_int("warmup", self.warmup, 0)
+        validate_finetuning(self)
+        validate.positive_int("variants", self.variants)
         if self.n_eval < self.variants:
             raise ConfigError(f"n_eval must be at least variants ({self.variants}) so that every test prompt gets an "
                               f"instruction; got {self.n_eval}.")
-        validate.seed("seed", self.seed)
 
 
 QUICK = OverlapConfig()
@@ -183,10 +178,8 @@ def run_overlap(cfg: OverlapConfig) -> Result:
         curves["aligned"] = _curve(models.aligned, world, evals, levels, cfg, "aligned")
         progress.update(1)
         for name, prompts in train_sets.items():
-            lm = as_lm(copy.deepcopy(models.aligned.module), world, f"ptst-overlap-{name}")
-            ft = FinetuneConfig(method="full", steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
-                                warmup=cfg.warmup, seed=int_seed(cfg.seed, "ptst", "grid-batches"))
-            finetune(lm, prompts_and(world, task, answers, prompts), ft)
+            lm = finetuned(models.aligned, world, f"ptst-overlap-{name}", prompts_and(world, task, answers, prompts),
+                           cfg)
             curves[name] = _curve(lm, world, evals, levels, cfg, name)
             progress.update(1)
     finally:

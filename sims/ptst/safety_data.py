@@ -20,22 +20,19 @@ no kind's safety data), and greedy accuracy on held-out G. The training sets and
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
 
-from sims.engine import Experiment, Result, Summary, int_seed, validate
+from sims.engine import Experiment, Result, Summary, validate
 from sims.engine.cache import config_dict
-from sims.engine.chat.checkpoints import as_lm
 from sims.engine.chat.measure import TEMPERATURE, TOP_P, attack_success, compliance_rate, task_accuracy
 from sims.engine.chat.world import NEW_TASK
 from sims.engine.errors import ConfigError
-from sims.engine.lm.finetune import FinetuneConfig, finetune
 from sims.engine.progress import bar
 from sims.engine.torch_layer import single_thread
 
-from .grid import PTST, GridConfig, training_set
+from .grid import PTST, GridConfig, finetuned, training_set, validate_finetuning
 from .models import load_models, model_set
 
 KINDS = {"harmful": dict(safety_families="U", safety_marked=False),
@@ -72,11 +69,7 @@ class SafetyDataConfig:
         validate.non_empty("doses", self.doses)
         if any(not isinstance(d, int) or d < 0 for d in self.doses) or list(self.doses) != sorted(set(self.doses)):
             raise ConfigError(f"doses must be distinct whole numbers from 0 in increasing order; got {self.doses}.")
-        for name in ("n_train", "steps", "batch_size", "n_eval"):
-            validate.positive_int(name, getattr(self, name))
-        validate.positive("lr", self.lr)
-        validate.positive_int("warmup", self.warmup, 0)
-        validate.seed("seed", self.seed)
+        validate_finetuning(self)
 
 
 QUICK = SafetyDataConfig()
@@ -139,10 +132,8 @@ def run_safety_data(cfg: SafetyDataConfig) -> Result:
     progress = bar(len(runs), "ptst.safety_data", unit="fine-tuning")
     try:
         for kind, dose in runs:
-            lm = as_lm(copy.deepcopy(models.aligned.module), world, f"ptst-safety-data-{kind}-{dose}")
-            ft = FinetuneConfig(method="full", steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
-                                warmup=cfg.warmup, seed=int_seed(cfg.seed, "ptst", "grid-batches"))
-            finetune(lm, training_set(world, _grid_config(cfg, kind, dose), PTST[0]), ft)
+            lm = finetuned(models.aligned, world, f"ptst-safety-data-{kind}-{dose}",
+                           training_set(world, _grid_config(cfg, kind, dose), PTST[0]), cfg)
             measured[kind, dose] = {t: _measure(lm, world, evals, t, cfg, kind, str(dose)) for t in PTST}
             progress.update(1)
     finally:
