@@ -11,10 +11,17 @@ cache, once for the power-law web and once for its linear-web control (`linear_w
 processes (default 2, the preset's), each process on one torch thread. Prints the wall time of each sweep, the runs
 it trained and its critical ratios, so that a faster sweep can be checked for the same answer.
 
+Part 3 (`--several-seeds`, default off): the power-law quick sweep of several seeds from an empty cache, once one
+seed after another (each seed's sweep starting and ending its own `--workers` processes, as `paper_checks` ran
+them before) and once as `TRAIN.seeds` runs them now (up to `--workers` seeds at once, sharing one set of
+processes: `executor.map_concurrent`). Prints both wall times, their ratio, and whether every critical ratio is
+the same. `--steps` shortens every run for a quick look (the preset's 1500 by default).
+
     python benchmarks/knapsack_sweep.py                          # both parts, seed 0 (about 7 minutes on 2 cores)
     python benchmarks/knapsack_sweep.py --webs none --profile-steps 500
     python benchmarks/knapsack_sweep.py --webs power --seed 3 --out sweep.json
     python benchmarks/knapsack_sweep.py --profile-steps 0 --designs bisect,grid
+    python benchmarks/knapsack_sweep.py --profile-steps 0 --webs none --several-seeds 0,1,2,3
 """
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ import argparse
 import json
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 WEBS = ("power", "linear")
@@ -34,8 +42,19 @@ def parse(argv=None) -> argparse.Namespace:
     ap.add_argument("--designs", default="bisect", help="comma-separated run designs to time (bisect, grid)")
     ap.add_argument("--workers", type=int, default=2, help="processes that train a sweep's runs")
     ap.add_argument("--profile-steps", type=int, default=200, help="timed steps per size in part 1 (0: skip it)")
+    ap.add_argument("--several-seeds", default="", help="comma-separated seeds for part 3 (default: skip it)")
+    ap.add_argument("--steps", type=int, default=None, help="training steps per run in part 3 (default: the preset's)")
     ap.add_argument("--out", default=None, help="also write the numbers as JSON here")
     args = ap.parse_args(argv)
+    try:
+        args.several_seeds = [int(x) for x in args.several_seeds.split(",") if x]
+    except ValueError:
+        ap.error(f"--several-seeds must be comma-separated integers; got {args.several_seeds!r}.")
+    if len(args.several_seeds) == 1 or any(x < 0 for x in args.several_seeds) \
+            or len(set(args.several_seeds)) < len(args.several_seeds):
+        ap.error("--several-seeds needs at least two distinct non-negative seeds.")
+    if args.steps is not None and args.steps < 1:
+        ap.error(f"--steps must be positive; got {args.steps}.")
     webs = [] if args.webs == "none" else args.webs.split(",")
     if any(w not in WEBS for w in webs):
         ap.error(f"--webs must be a comma-separated list of {', '.join(WEBS)}, or none; got {args.webs!r}.")
@@ -105,8 +124,6 @@ def profile_sizes(steps: int, seed: int) -> list[dict]:
 
 def time_sweeps(webs: list[str], seed: int, workers: int, designs: list[str] = ("bisect",)) -> list[dict]:
     """Wall time of the quick sweep of each web and design from an empty cache, and its critical ratios."""
-    from dataclasses import replace
-
     from sims.knapsack.train import TRAIN, linear_web
 
     rows = []
@@ -122,6 +139,26 @@ def time_sweeps(webs: list[str], seed: int, workers: int, designs: list[str] = (
                          "wall_s": wall, "r_thres": [s.r_thres for s in res.summary.sizes],
                          "slope_odds": res.summary.slope_odds.slope, "alpha_web": res.summary.alpha_web})
     return rows
+
+
+def time_several_seeds(seeds: list[int], workers: int, steps: int | None = None) -> dict:
+    """The power-law sweep of `seeds` from an empty cache: one seed after another, then sharing the workers."""
+    from sims.knapsack.train import TRAIN
+
+    cfg = TRAIN.config("quick", workers=workers, **({} if steps is None else {"steps": steps}))
+    walls, ratios = {}, {}
+    for mode in ("one after another", "sharing the workers"):
+        with tempfile.TemporaryDirectory(prefix="knapsack-bench-") as root:
+            start = time.perf_counter()
+            if mode == "one after another":
+                got = [TRAIN.cached(replace(cfg, seed=s), root=Path(root)) for s in seeds]
+            else:
+                got = TRAIN.seeds(cfg, seeds, root=Path(root))
+            walls[mode] = time.perf_counter() - start
+        ratios[mode] = [[x.r_thres for x in r.summary.sizes] for r in got]
+    same = ratios["one after another"] == ratios["sharing the workers"]
+    return {"seeds": seeds, "workers": workers, "steps": cfg.steps, "wall_s": walls, "same_ratios": same,
+            "speedup": walls["one after another"] / walls["sharing the workers"]}
 
 
 def main(argv=None) -> dict:
@@ -142,6 +179,12 @@ def main(argv=None) -> dict:
             print(f"{r['web']} web, {r['design']}, seed {r['seed']}: {r['runs']} runs over {r['workers']} processes from an empty "
                   f"cache in {r['wall_s']:.1f} s; critical ratios {ratios}; odds slope {r['slope_odds']:.3f}; "
                   f"alpha {r['alpha_web']:.3f}")
+    if args.several_seeds:
+        out["several_seeds"] = r = time_several_seeds(args.several_seeds, args.workers, args.steps)
+        walls = ", ".join(f"{mode} {wall:.1f} s" for mode, wall in r["wall_s"].items())
+        print(f"power web, seeds {', '.join(map(str, r['seeds']))}, {r['steps']} steps per run, {r['workers']} "
+              f"processes, from an empty cache: {walls} ({r['speedup']:.2f}x); critical ratios "
+              f"{'the same' if r['same_ratios'] else 'DIFFERENT'}")
     if args.out:
         Path(args.out).write_text(json.dumps(out, indent=2))
     return out

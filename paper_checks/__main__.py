@@ -38,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=None, help="cache folder (default: results/cache)")
     parser.add_argument("--only", default="", help="comma-separated claim names to run (default: all)")
     parser.add_argument("--no-figures", action="store_true", help="skip the figures in the report")
+    parser.add_argument("--workers", default=None,
+                        help="worker processes for the experiments that train over processes (knapsack train, skills "
+                             "trained; default: each experiment's own, 2); up to that many seeds share them at once. "
+                             "One per core: the numbers do not depend on it")
     cluster.add_arguments(parser)
     args = parser.parse_args(argv)
     return guarded(lambda: _check(args))
@@ -59,6 +63,17 @@ def _seeds(text: str | None) -> tuple[int, ...]:
     return seeds
 
 
+def _workers(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        workers = int(text)
+    except ValueError:
+        raise ConfigError(f"--workers must be a positive integer, got {text!r}.") from None
+    validate.positive_int("--workers", workers)
+    return workers
+
+
 def _check(args: argparse.Namespace) -> int:
     seeds = _seeds(args.seeds)
     names = args.names or available()
@@ -78,7 +93,8 @@ def _check(args: argparse.Namespace) -> int:
     settings = cluster.settings_from(args)
     if settings is not None:
         validate.writable_dir("--slurm-folder", settings.folder)
-    ctx = Context(preset=args.preset, seeds=seeds, cache=args.cache, seeds_chosen=args.seeds is not None)
+    ctx = Context(preset=args.preset, seeds=seeds, cache=args.cache, seeds_chosen=args.seeds is not None,
+                  workers=_workers(args.workers))
     start = time.perf_counter()
     outcomes = []
     for claim in claims:

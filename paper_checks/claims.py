@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -86,15 +86,22 @@ class Context:
     """Where and how claims are measured: preset, seeds and cache folder.
 
     seeds_chosen: the user named the seeds, and every claim is measured over exactly these. Otherwise `seeds` is
-    the default, and a claim that needs more (`Claim.seeds`) gets them added (`for_claim`)."""
+    the default, and a claim that needs more (`Claim.seeds`) gets them added (`for_claim`). workers: worker
+    processes for the experiments that train over processes (None: each experiment's own count); several seeds
+    then share them (`Experiment.seeds`)."""
 
     preset: str = "quick"
     seeds: tuple[int, ...] = (0, 1, 2)
     cache: Path | None = None
     seeds_chosen: bool = False
+    workers: int | None = None
 
     def results(self, experiment: Experiment, **overrides: Any) -> list[Result]:
-        """The experiment at this preset with overrides, one cached result per seed."""
+        """The experiment at this preset with overrides, one cached result per seed. With `workers` set, an
+        experiment whose config has a `workers` field (worker processes; never part of a result) uses that many,
+        unless the overrides name it."""
+        if self.workers is not None and "workers" in {f.name for f in fields(experiment.config_cls)}:
+            overrides.setdefault("workers", self.workers)
         return experiment.seeds(experiment.config(self.preset, **overrides), self.seeds, self.cache)
 
     def for_claim(self, claim: "Claim") -> "Context":

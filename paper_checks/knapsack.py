@@ -23,6 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from sims.engine import executor
 from sims.knapsack import PHASE, TRAIN
 from sims.knapsack.solver import (PhaseConfig, group_frequencies, numeric_critical_size, numeric_fraction,
                                   numeric_group_thresholds, numeric_subsampling, web_loss)
@@ -385,16 +386,19 @@ def _longer(ctx: Context):
     """Smallest model trained twice as long at the largest grid ratio at least LONGER_FACTOR below its own
     measured critical ratio (per seed; the highest grid ratio stands in for a threshold above the grid)."""
     base = TRAIN.presets[ctx.preset]
-    out = []
+    workers = ctx.workers or base.workers
+    configs = []
     for res in _train(ctx):
         r_thres = float(res.arrays["r_thres"][0])
         if not np.isfinite(r_thres):
             r_thres = float(base.ratios[-1])
         below = [r for r in base.ratios if r <= r_thres / LONGER_FACTOR] or [base.ratios[0]]
-        cfg = TRAIN.config(ctx.preset, steps=2 * base.steps, ratios=(below[-1],), sizes=base.sizes[:1],
-                           seed=int(res.config["seed"]))
-        out.append(TRAIN.cached(cfg, root=ctx.cache))
-    return out
+        configs.append(TRAIN.config(ctx.preset, steps=2 * base.steps, ratios=(below[-1],), sizes=base.sizes[:1],
+                                    seed=int(res.config["seed"]), workers=workers))
+    # one run per seed, each seed's ratio its own: the seeds at once on one set of processes, as Experiment.seeds
+    with executor.shared_pool(workers):
+        return executor.map_concurrent(lambda cfg: TRAIN.cached(cfg, root=ctx.cache), [(c,) for c in configs],
+                                       workers)
 
 
 def _pure_bio(ctx: Context):

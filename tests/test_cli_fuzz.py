@@ -155,6 +155,8 @@ def test_the_reported_cases_answer_with_a_sentence(argv, says):
     ("paper_checks", ["--only", "nosuch"]),
     ("paper_checks", ["--out", "/proc/x", "--only", "delay_log_linear"]),
     ("paper_checks", ["--preset", "huge"]),
+    ("paper_checks", ["--workers", "0"]),
+    ("paper_checks", ["--workers", "two"]),
     ("figures", ["nosuch"]),
     ("figures", ["--seed", "-1"]),
     ("figures", ["--out", str(A_FILE)]),

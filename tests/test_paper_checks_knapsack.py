@@ -121,3 +121,21 @@ def test_size_law_claims_are_measured_over_their_own_seeds_by_default():
         assert Context().for_claim(c).seeds == tuple(range(SIZE_LAW_SEEDS))
         assert Context(seeds=(0, 1), seeds_chosen=True).for_claim(c).seeds == (0, 1)
     assert all(c.seeds == 0 for c in CLAIMS if c not in laws)
+
+
+def test_longer_runs_of_the_seeds_at_once_equal_the_runs_one_by_one(tmp_path, monkeypatch):
+    """`_longer` trains its one run per seed concurrently on shared workers; each equals the run trained alone."""
+    from sims.knapsack import TRAIN
+
+    tiny = TRAIN.config("quick", sizes=(8, 12), ratios=(0.01, 0.1, 0.5), steps=20, batch=32, n_people=4,
+                        n_values=4, n_keys=56, n_alphabet=8)
+    monkeypatch.setitem(TRAIN.presets, "quick", tiny)
+    ctx = Context(preset="quick", seeds=(0, 1, 2), seeds_chosen=True, cache=tmp_path / "c", workers=2)
+    got = PK._longer(ctx)
+    assert [r.config["seed"] for r in got] == [0, 1, 2]
+    for r in got:
+        assert r.config["steps"] == 40 and r.config["sizes"] == [8]
+        alone = TRAIN.run(TRAIN.config("quick", **{k: v for k, v in r.config.items()
+                                                   if k in {"seed", "steps", "ratios", "sizes"}}, workers=1))
+        assert np.array_equal(r.arrays["memorized_raw"], alone.arrays["memorized_raw"])
+        assert np.array_equal(r.arrays["web_loss"], alone.arrays["web_loss"])

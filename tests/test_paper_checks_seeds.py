@@ -93,3 +93,25 @@ def test_report_names_each_claims_seeds(tmp_path):
     outs = [evaluate(_claim(seeds=4), chosen)]
     assert "more for the claims" not in markdown(outs, chosen, [], tmp_path)
     assert "seeds)" not in text_table(outs)
+
+
+def test_workers_reach_the_experiments_that_train_over_processes_and_no_other(monkeypatch, tmp_path):
+    import paper_checks.__main__ as cli
+    from sims.knapsack import TRAIN
+    from sims.momentum import EXPERIMENTS
+
+    configs = []
+    for experiment in (TRAIN, EXPERIMENTS[0]):
+        monkeypatch.setattr(type(experiment), "seeds", lambda self, config, seeds, root=None: configs.append(config))
+        Context(workers=5).results(experiment)
+        Context(workers=5).results(experiment, **({"workers": 3} if experiment is TRAIN else {}))
+        Context().results(experiment)
+    assert [c.workers for c in configs[:3]] == [5, 3, TRAIN.presets["quick"].workers]
+    assert all(not hasattr(c, "workers") for c in configs[3:])
+    seen = []
+    monkeypatch.setattr(cli, "claims_of", lambda name: [_claim()])
+    monkeypatch.setattr(cli, "evaluate", lambda claim, ctx: seen.append(ctx) or evaluate(claim, ctx))
+    assert cli.main(["grokking", "--workers", "4", "--out", str(tmp_path), "--no-figures"]) == 0
+    assert seen[-1].workers == 4
+    assert cli.main(["grokking", "--out", str(tmp_path), "--no-figures"]) == 0
+    assert seen[-1].workers is None

@@ -176,6 +176,21 @@ def test_training_is_deterministic_for_a_config_and_seed_in_one_process_or_a_poo
         "quick", **{**TINY, "steps": 20, "ratios": (0.1, 0.5), "workers": 2}))
 
 
+def test_seeds_over_shared_workers_equal_seeds_one_after_another(tmp_path):
+    """Experiment.seeds runs a workers > 1 config's seeds at once on one pool (executor.map_concurrent): the same
+    numbers, every seed stored in the cache, in seed order."""
+    one = TRAIN.config("quick", **{**TINY, "steps": 20, "sizes": (8, 12), "ratios": (0.1, 0.3, 0.5), "workers": 1})
+    two = TRAIN.config("quick", **{**TINY, "steps": 20, "sizes": (8, 12), "ratios": (0.1, 0.3, 0.5), "workers": 2})
+    apart = TRAIN.seeds(one, [3, 1, 2], tmp_path / "apart")
+    shared = TRAIN.seeds(two, [3, 1, 2], tmp_path / "shared")
+    assert [r.config["seed"] for r in shared] == [3, 1, 2]
+    for a, b in zip(apart, shared):
+        for name in ("memorized_raw", "web_loss", "web_key_loss_r0", "r_thres"):
+            assert np.array_equal(a.arrays[name], b.arrays[name], equal_nan=True), name
+    again = TRAIN.seeds(two, [3, 1, 2], tmp_path / "shared")
+    assert all(r.meta["from_cache"] for r in again)
+
+
 def test_a_silent_web_gives_no_web_gradient_and_leaves_the_facts_their_own():
     import torch
 

@@ -9,6 +9,9 @@ depend on its arguments alone (every random stream seeded from them): the worker
 number.
 A sweep whose runs come in rounds (the knapsack sweep's bisection design) opens `shared_pool(workers)` around
 them, so that its workers start once (each start imports torch and the package, 2-4 s) rather than once per round.
+Several such sweeps (the seeds of a paper check) run at once with `map_concurrent`: each in a thread of this process,
+all feeding the one shared pool, so the workers stay busy through every sweep's round ends (a round of four runs
+leaves most of an 8- or 16-worker pool idle).
 On Linux and macOS a worker ends itself within a second or two of the process that started it dying (killed by
 a scheduler, SIGKILL, a crash): it would otherwise train on, unseen, through the runs already queued to it and
 then wait forever. (On Windows a parent's death does not change a child's parent pid, so there the watchdog never
@@ -26,7 +29,8 @@ import os
 import signal
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from . import validate
@@ -119,12 +123,27 @@ def _one_blas_thread_for_new_processes() -> Iterator[None]:
                 os.environ[var] = value
 
 
+class SweepAborted(RuntimeError):
+    """A round refused because another caller sharing the workers (`map_concurrent`) failed or was interrupted."""
+
+
 class _SharedPool:
-    """The worker processes of a `shared_pool` block: how many, and the pool (None once a failed run ended it)."""
+    """The worker processes of a `shared_pool` block: how many, the pool (None once a failed run ended it), a lock
+    for callers in several threads (`map_concurrent`), and whether such a caller failed (no new round starts)."""
 
     def __init__(self, workers: int):
         self.workers = workers
         self.pool: ProcessPoolExecutor | None = None
+        self.lock = threading.Lock()
+        self.aborted = False
+
+    def abort(self) -> None:
+        """End the workers now and refuse every later round of the block (`SweepAborted`)."""
+        with self.lock:
+            self.aborted = True
+            pool, self.pool = self.pool, None
+        if pool is not None:
+            _stop_workers(pool)
 
 
 _SHARED: contextvars.ContextVar[_SharedPool | None] = contextvars.ContextVar("shared_pool", default=None)
@@ -164,12 +183,16 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
                                initargs=(os.getpid(),))
 
 
+# the environment edit around a submit is process-wide: callers in several threads (`map_concurrent`) take turns
+_SUBMIT_LOCK = threading.Lock()
+
+
 def _map_in_pool(pool: ProcessPoolExecutor, fn: Callable[..., Any], calls: list[tuple], out: list[Any],
                  on_done: Callable[[int, Any], None] | None) -> None:
     """Submit every call to `pool`, fill `out` in call order, pass each finished run to on_done; a run that
     raises (or Ctrl-C) ends the pool's workers and is raised here."""
     try:
-        with _one_blas_thread_for_new_processes():  # the workers start at the first submit and read it then
+        with _SUBMIT_LOCK, _one_blas_thread_for_new_processes():  # workers start at the first submit, read it then
             pending = {pool.submit(fn, *args): i for i, args in enumerate(calls)}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -189,6 +212,16 @@ def _map_in_pool(pool: ProcessPoolExecutor, fn: Callable[..., Any], calls: list[
         raise
 
 
+def _run_here(fn: Callable[..., Any], calls: list[tuple], out: list[Any],
+              on_done: Callable[[int, Any], None] | None) -> list[Any]:
+    """Every call in order in this thread, `out` filled and each result passed to on_done as it comes."""
+    for i, args in enumerate(calls):
+        out[i] = fn(*args)
+        if on_done is not None:
+            on_done(i, out[i])
+    return out
+
+
 def map_runs(fn: Callable[..., Any], calls: Iterable[Sequence[Any]], workers: int = 1,
              on_done: Callable[[int, Any], None] | None = None) -> list[Any]:
     """[fn(*args) for args in calls], computed by `workers` processes (or as array tasks on the cluster in use,
@@ -196,29 +229,88 @@ def map_runs(fn: Callable[..., Any], calls: Iterable[Sequence[Any]], workers: in
     each finishes.
 
     A run that raises stops the sweep: runs not yet started are cancelled and the error is raised here, after the
-    runs that had already finished were passed to on_done."""
+    runs that had already finished were passed to on_done. Inside a `shared_pool` block of as many workers even a
+    single run goes to the block's workers (so that callers in several threads never compute in this process)."""
     validate.positive_int("workers", workers)
     calls = [tuple(c) for c in calls]
     cluster = current_cluster()
     if cluster is not None:
         return run_array(fn, calls, cluster, on_done, desc=getattr(fn, "__name__", "runs"))
     out: list[Any] = [None] * len(calls)
-    if workers == 1 or len(calls) <= 1:
-        for i, args in enumerate(calls):
-            out[i] = fn(*args)
-            if on_done is not None:
-                on_done(i, out[i])
-        return out
     shared = _SHARED.get()
-    if shared is not None and shared.workers == workers:
-        if shared.pool is None:
-            shared.pool = _new_pool(workers)
+    if shared is not None and shared.workers == workers and workers > 1 and calls:
+        with shared.lock:
+            if shared.aborted:
+                raise SweepAborted("stopped: another sweep sharing these workers failed or was interrupted.")
+            if shared.pool is None:
+                shared.pool = _new_pool(workers)
+            pool = shared.pool
         try:
-            _map_in_pool(shared.pool, fn, calls, out, on_done)
+            _map_in_pool(pool, fn, calls, out, on_done)
         except BaseException:
-            shared.pool = None  # its workers were ended; a later round of the block starts new ones
+            with shared.lock:
+                if shared.pool is pool:
+                    shared.pool = None  # its workers were ended; a later round of the block starts new ones
             raise
         return out
+    if workers == 1 or len(calls) <= 1:
+        return _run_here(fn, calls, out, on_done)
     with _new_pool(min(workers, len(calls))) as pool:
         _map_in_pool(pool, fn, calls, out, on_done)
+    return out
+
+
+def map_concurrent(fn: Callable[..., Any], calls: Iterable[Sequence[Any]], threads: int,
+                   on_done: Callable[[int, Any], None] | None = None) -> list[Any]:
+    """[fn(*args) for args in calls], up to `threads` calls at a time, each in a thread of this process that runs in
+    a copy of the caller's context (so every call sees the caller's `shared_pool` block and cache settings);
+    on_done(i, result) as each finishes, in this thread. For calls that spend their time waiting on worker processes
+    (the rounds of a sweep, each a `map_runs` into the shared pool), several at once keep the workers busy
+    through each call's round ends; the results do not depend on it.
+
+    A call that raises, or Ctrl-C here, ends the shared workers and refuses the other calls' later rounds
+    (`SweepAborted`); once every thread has ended, the first error that is not a consequence of that is raised.
+    Without a `shared_pool` block the other calls run to their end first. With a cluster in use (`use`) the calls
+    run one after another here (each one's rounds go to the cluster from this thread)."""
+    validate.positive_int("threads", threads)
+    calls = [tuple(c) for c in calls]
+    out: list[Any] = [None] * len(calls)
+    if threads == 1 or len(calls) <= 1 or current_cluster() is not None:
+        return _run_here(fn, calls, out, on_done)
+    shared = _SHARED.get()
+    errors: list[BaseException] = []
+
+    def stop_all() -> None:
+        if shared is not None:
+            shared.abort()
+
+    with ThreadPoolExecutor(min(threads, len(calls)), thread_name_prefix="concurrent-sweep") as threads_pool:
+        futures = {threads_pool.submit(contextvars.copy_context().run, fn, *args): i
+                   for i, args in enumerate(calls)}
+        pending = set(futures)
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=futures.__getitem__):
+                    if future.cancelled():
+                        continue
+                    if future.exception() is not None:
+                        if not errors:
+                            stop_all()
+                            for other in pending:
+                                other.cancel()      # calls not started yet never start
+                        errors.append(future.exception())
+                        continue
+                    i = futures[future]
+                    out[i] = future.result()
+                    if on_done is not None and not errors:
+                        on_done(i, out[i])
+        except BaseException:                       # Ctrl-C while waiting: end the workers, then the threads end
+            stop_all()
+            for future in futures:
+                future.cancel()
+            raise
+    if errors:
+        consequences = (SweepAborted, BrokenProcessPool)
+        raise next((e for e in errors if not isinstance(e, consequences)), errors[0])
     return out

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from . import cache, validate
+from . import cache, executor, validate
 from .errors import ConfigError
 from .results import Result
 from .summary import Summary
@@ -70,10 +70,23 @@ class Experiment:
         return cache.cached_run(self.id, config, self.run, root, refresh, self.summary)
 
     def seeds(self, config: Any, seeds, root: Path | None = None) -> list[Result]:
-        """The same config over several seeds, each point cached (an interrupted sweep resumes)."""
+        """The same config over several seeds, each point cached (an interrupted sweep resumes).
+
+        A config with a `workers` field above 1 (a run that trains its own runs over worker processes, e.g. the
+        knapsack sweep) runs up to `workers` seeds at once, all sharing one set of `workers` processes
+        (`executor.map_concurrent` in an `executor.shared_pool` block): one seed's rounds fill the workers
+        another seed leaves idle at its round ends. Locally only (with a cluster in use each seed is one task);
+        the numbers are the same either way."""
         for s in seeds:
             validate.seed("seed", s if isinstance(s, bool) else _integer(s))
         configs = [dataclasses.replace(config, seed=int(s)) for s in seeds]
         for c in configs:
             c.validate()
+        workers = getattr(config, "workers", 1)
+        if isinstance(workers, int) and workers > 1 and len(configs) > 1 and executor.current_cluster() is None:
+            def one(c: Any) -> Result:
+                return cache.cached_run(self.id, c, self.run, root, summary=self.summary)
+
+            with executor.shared_pool(workers):
+                return executor.map_concurrent(one, [(c,) for c in configs], workers)
         return cache.sweep(self.id, configs, self.run, root, summary=self.summary)

@@ -403,7 +403,8 @@ class TrainSummary(Summary):
     bits_per_person: the bits of one person's attributes; sequences: training sequences per run (steps x batch);
     exposures_per_person: per mixing ratio, the times each person's biography is seen in training (r x
     sequences / n_people); runs: the (size, ratio) runs the design trained, web-only runs not counted (the grid:
-    sizes x ratios); train_wall_s: wall time of the whole sweep (s), cached points included."""
+    sizes x ratios); train_wall_s: wall time of the whole sweep (s), cached points included (with several seeds
+    sharing the workers, `Experiment.seeds`, the seeds' wall times overlap)."""
 
     sizes: tuple[ModelSize, ...]
     web_fit: PowerLawFit
