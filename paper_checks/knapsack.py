@@ -23,7 +23,6 @@ from functools import lru_cache
 
 import numpy as np
 
-from sims.engine import executor
 from sims.knapsack import PHASE, TRAIN
 from sims.knapsack.solver import (PhaseConfig, group_frequencies, numeric_critical_size, numeric_fraction,
                                   numeric_group_thresholds, numeric_subsampling, web_loss)
@@ -395,10 +394,7 @@ def _longer(ctx: Context):
         below = [r for r in base.ratios if r <= r_thres / LONGER_FACTOR] or [base.ratios[0]]
         configs.append(TRAIN.config(ctx.preset, steps=2 * base.steps, ratios=(below[-1],), sizes=base.sizes[:1],
                                     seed=int(res.config["seed"]), workers=workers))
-    # one run per seed, each seed's ratio its own: the seeds at once on one set of processes, as Experiment.seeds
-    with executor.shared_pool(workers):
-        return executor.map_concurrent(lambda cfg: TRAIN.cached(cfg, root=ctx.cache), [(c,) for c in configs],
-                                       workers)
+    return TRAIN.cached_all(configs, ctx.cache)      # one run per seed, several seeds at once (shared workers)
 
 
 def _pure_bio(ctx: Context):

@@ -124,7 +124,8 @@ def test_size_law_claims_are_measured_over_their_own_seeds_by_default():
 
 
 def test_longer_runs_of_the_seeds_at_once_equal_the_runs_one_by_one(tmp_path, monkeypatch):
-    """`_longer` trains its one run per seed concurrently on shared workers; each equals the run trained alone."""
+    """`_longer` trains its one run per seed concurrently on shared workers (`Experiment.cached_all`); each equals
+    the run trained alone."""
     from sims.knapsack import TRAIN
 
     tiny = TRAIN.config("quick", sizes=(8, 12), ratios=(0.01, 0.1, 0.5), steps=20, batch=32, n_people=4,

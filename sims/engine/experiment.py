@@ -70,23 +70,29 @@ class Experiment:
         return cache.cached_run(self.id, config, self.run, root, refresh, self.summary)
 
     def seeds(self, config: Any, seeds, root: Path | None = None) -> list[Result]:
-        """The same config over several seeds, each point cached (an interrupted sweep resumes).
-
-        A config with a `workers` field above 1 (a run that trains its own runs over worker processes, e.g. the
-        knapsack sweep) runs up to `workers` seeds at once, all sharing one set of `workers` processes
-        (`executor.map_concurrent` in an `executor.shared_pool` block): one seed's rounds fill the workers
-        another seed leaves idle at its round ends. Locally only (with a cluster in use each seed is one task);
-        the numbers are the same either way."""
+        """The same config over several seeds, each point cached (an interrupted sweep resumes); run as
+        `cached_all` runs them."""
         for s in seeds:
             validate.seed("seed", s if isinstance(s, bool) else _integer(s))
-        configs = [dataclasses.replace(config, seed=int(s)) for s in seeds]
+        return self.cached_all([dataclasses.replace(config, seed=int(s)) for s in seeds], root)
+
+    def cached_all(self, configs: list[Any], root: Path | None = None) -> list[Result]:
+        """Every config through the cache, results in order (an interrupted sweep resumes).
+
+        Configs with a `workers` field above 1 (runs that train their own runs over worker processes, e.g. the
+        knapsack sweep) run up to `workers` at once, all sharing one set of `workers` processes
+        (`executor.map_concurrent` in an `executor.shared_pool` block): one config's rounds fill the workers
+        another leaves idle at its round ends. Locally only (with a cluster in use each config is one task); the
+        numbers are the same either way."""
         for c in configs:
             c.validate()
-        workers = getattr(config, "workers", 1)
-        if isinstance(workers, int) and workers > 1 and len(configs) > 1 and executor.current_cluster() is None:
-            def one(c: Any) -> Result:
-                return cache.cached_run(self.id, c, self.run, root, summary=self.summary)
+        workers = {getattr(c, "workers", 1) for c in configs}
+        if len(workers) == 1 and len(configs) > 1 and executor.current_cluster() is None:
+            (count,) = workers
+            if isinstance(count, int) and count > 1:
+                def one(c: Any) -> Result:
+                    return cache.cached_run(self.id, c, self.run, root, summary=self.summary)
 
-            with executor.shared_pool(workers):
-                return executor.map_concurrent(one, [(c,) for c in configs], workers)
+                with executor.shared_pool(count):
+                    return executor.map_concurrent(one, [(c,) for c in configs], count)
         return cache.sweep(self.id, configs, self.run, root, summary=self.summary)
